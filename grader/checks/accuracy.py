@@ -1,0 +1,59 @@
+"""mlp.accuracy and cnn.accuracy: the grader trains the student's model with its own SGD loop
+(the seed report's settings) in the child, gets test-set probabilities back for images in a
+secret order, and counts correct answers here, where the labels are.
+
+Budget: about 15 s (MLP, 10 epochs) and 25 s (CNN, 5 epochs) for the reference on 1 thread;
+the rubric's time limits allow a student's slower but vectorized code several times that."""
+import secrets
+
+import numpy as np
+
+from grader.checks import check
+from grader.errors import CheckFailed
+
+SETTINGS = {
+    "mlp": dict(cls="mlp.MLP", input_shape=(784,), lr=0.1, epochs=10),
+    "cnn": dict(cls="cnn.CNN", input_shape=(1, 28, 28), lr=0.05, epochs=5),
+}
+
+
+def train_and_score(ctx, item):
+    settings = SETTINGS[item]
+    mnist = ctx.shared["mnist"]()
+    limits = ctx.rubric.accuracy[item]
+    order = np.random.default_rng(secrets.randbits(64)).permutation(len(mnist["test_labels"]))
+    data = {"train_images": mnist["train_images"], "train_labels": mnist["train_labels"],
+            "test_images": mnist["test_images"][order]}
+    result = ctx.student.train(settings["cls"], data, timeout=limits["seconds"], seed=0, batch_size=128,
+                               input_shape=settings["input_shape"], lr=settings["lr"], epochs=settings["epochs"])
+    probs = np.asarray(result["test_probs"], dtype=float) if isinstance(result, dict) else None
+    if probs is None or probs.shape != (len(order), 10):
+        raise CheckFailed(f"After training, forward on the test images returned "
+                          f"{getattr(probs, 'shape', type(probs).__name__)}; expected ({len(order)}, 10).")
+    predictions = np.empty(len(order), dtype=np.int64)
+    predictions[order] = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1)
+    accuracy = float(np.mean(predictions == mnist["test_labels"]))
+    ctx.shared[f"{item}.training"] = {"accuracy": accuracy, "epoch_loss": result["epoch_loss"].tolist(),
+                                      "epoch_seconds": result["epoch_seconds"].tolist(),
+                                      "predictions": predictions}
+    return accuracy, result
+
+
+def register(item):
+    settings = SETTINGS[item]
+
+    @check(f"{item}.accuracy: test accuracy after training", group=f"{item}.accuracy", budget=900.0)
+    def accuracy_check(ctx):
+        threshold = ctx.rubric.accuracy[item]["threshold"]
+        accuracy, result = train_and_score(ctx, item)
+        summary = (f"test accuracy {100 * accuracy:.2f}% after {settings['epochs']} epochs of SGD (lr {settings['lr']}, "
+                   f"batch 128); {np.mean(result['epoch_seconds']):.1f} s per epoch here.")
+        if accuracy < threshold:
+            raise CheckFailed(f"{summary} The bar is {100 * threshold:.1f}%. Losses per epoch: "
+                              + ", ".join(f"{x:.3f}" for x in result["epoch_loss"])
+                              + ". Check the other items first: a wrong gradient or step usually shows there.")
+        return summary
+
+
+register("mlp")
+register("cnn")

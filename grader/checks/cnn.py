@@ -1,0 +1,190 @@
+"""Checks of cnn.py's functions: extract_patches, conv2d_forward, conv2d_backward.
+(The CNN class is checked with the MLP in models.py.)"""
+import numpy as np
+
+from grader import cases, reference
+from grader.checks import check
+from grader.compare import (FLOAT32, GRADIENTS, expect_close, expect_finite, expect_shape,
+                            expect_unchanged)
+from grader.errors import CheckFailed
+
+ref = reference.cnn
+CONFIGS = [  # N, C, H, W, F, kh, kw
+    (2, 3, 8, 6, 4, 3, 3),
+    (1, 1, 6, 6, 2, 3, 3),
+    (3, 2, 7, 9, 5, 2, 4),
+]
+
+
+def patches_shape(x, kh, kw):
+    n, c, h, w = x.shape
+    return (n, c, h - kh + 1, w - kw + 1, kh, kw)
+
+
+# ---- extract_patches --------------------------------------------------------------------------------
+@check("cnn.extract_patches: shape")
+def patches_shape_check(ctx):
+    for n, c, h, w, _, kh, kw in CONFIGS:
+        x = cases.rng(200).normal(size=(n, c, h, w))
+        got = ctx.student.call("cnn.extract_patches", x, kh, kw).value
+        expect_shape(got, patches_shape(x, kh, kw), f"extract_patches(x, {kh}, {kw}) with x {x.shape}",
+                     "The output is (N, C, H - kh + 1, W - kw + 1, kh, kw).")
+
+
+@check("cnn.extract_patches: values")
+def patches_values(ctx):
+    for n, c, h, w, _, kh, kw in CONFIGS:
+        x = cases.rng(201).normal(size=(n, c, h, w))
+        got = ctx.student.call("cnn.extract_patches", x, kh, kw).value
+        want = ref.extract_patches(x, kh, kw)
+        expect_close(got, want, f"extract_patches(x, {kh}, {kw}) with x {x.shape}",
+                     signatures=[("the last two axes (p, q) are swapped", np.swapaxes(want, -1, -2))]
+                     if kh == kw else ())
+
+
+@check("cnn.extract_patches: a view of x")
+def patches_view(ctx):
+    x = cases.rng(202).normal(size=(2, 3, 8, 6))
+    reply = ctx.student.patches("cnn.extract_patches", x, 3, 3)
+    expect_shape(reply.value, patches_shape(x, 3, 3), "extract_patches(x, 3, 3)")
+    if not reply.shares_memory:
+        raise CheckFailed("extract_patches(x, 3, 3) returned a copy: np.shares_memory(result, x) is False. "
+                          "Return the as_strided view of x itself (no np.array, .copy(), ascontiguousarray "
+                          "or reshape after it).")
+
+
+@check("cnn.extract_patches: non-contiguous and float32 inputs")
+def patches_layouts(ctx):
+    x = cases.rng(203).normal(size=(2, 3, 8, 6))
+    inputs = list(cases.layouts(x)) + [("a float32 x", x.astype(np.float32)),
+                                       ("an integer x", cases.rng(204).integers(0, 255, size=(2, 1, 6, 5)))]
+    for label, variant in inputs:
+        reply = ctx.student.patches("cnn.extract_patches", variant, 3, 2)
+        got = expect_shape(reply.value, patches_shape(variant, 3, 2), f"extract_patches(x, 3, 2) with {label}")
+        want = ref.extract_patches(variant, 3, 2)
+        if not np.array_equal(got, want):
+            index = tuple(int(i) for i in np.argwhere(got != want)[0])
+            raise CheckFailed(f"extract_patches(x, 3, 2) with {label} is wrong at index {index}: got {got[index]}, "
+                              f"expected {want[index]}. Build the strides from x.strides, not from the itemsize "
+                              "and the shape: x may not be C-contiguous, or not float64.")
+        if not reply.shares_memory:
+            raise CheckFailed(f"extract_patches(x, 3, 2) with {label} returned a copy; return a view of x.")
+
+
+@check("cnn.extract_patches: input unchanged")
+def patches_unchanged(ctx):
+    x = cases.rng(205).normal(size=(2, 1, 6, 6))
+    expect_unchanged(ctx.student.call("cnn.extract_patches", x, 3, 3, echo=True), {"x": x}, "extract_patches(x, 3, 3)")
+
+
+# ---- conv2d_forward ---------------------------------------------------------------------------------
+def forward_signatures(x, weight, bias):
+    return [("the kernel is flipped (that is convolution; use cross-correlation: no flip)",
+             ref.conv2d_forward(x, weight[:, :, ::-1, ::-1], bias)),
+            ("the bias is missing", ref.conv2d_forward(x, weight, np.zeros_like(bias)))]
+
+
+@check("cnn.conv2d_forward: shape")
+def conv_forward_shape(ctx):
+    for n, c, h, w, f, kh, kw in CONFIGS:
+        x, weight, bias = cases.conv_inputs(210, n, c, h, w, f, kh, kw)
+        got = ctx.student.call("cnn.conv2d_forward", x, weight, bias).value
+        expect_shape(got, (n, f, h - kh + 1, w - kw + 1), f"conv2d_forward(x, weight, bias) with x {x.shape}, "
+                     f"weight {weight.shape}", "The output is (N, F, H - kh + 1, W - kw + 1).")
+
+
+@check("cnn.conv2d_forward: values match the reference")
+def conv_forward_values(ctx):
+    for n, c, h, w, f, kh, kw in CONFIGS:
+        x, weight, bias = cases.conv_inputs(211, n, c, h, w, f, kh, kw)
+        got = ctx.student.call("cnn.conv2d_forward", x, weight, bias).value
+        expect_close(got, ref.conv2d_forward(x, weight, bias), f"conv2d_forward(x, weight, bias) with x {x.shape}, "
+                     f"weight {weight.shape}", signatures=forward_signatures(x, weight, bias))
+
+
+@check("cnn.conv2d_forward: non-contiguous input")
+def conv_forward_layouts(ctx):
+    x, weight, bias = cases.conv_inputs(212, 2, 3, 8, 6, 4, 3, 3)
+    want = ref.conv2d_forward(x, weight, bias)
+    for label, variant in cases.layouts(x):
+        got = ctx.student.call("cnn.conv2d_forward", variant, weight, bias).value
+        expect_close(got, want, f"conv2d_forward(x, weight, bias) with {label}")
+
+
+@check("cnn.conv2d_forward: float32 input")
+def conv_forward_float32(ctx):
+    x, weight, bias = cases.conv_inputs(213, 2, 3, 8, 6, 4, 3, 3)
+    got = ctx.student.call("cnn.conv2d_forward", x.astype(np.float32), weight.astype(np.float32),
+                           bias.astype(np.float32)).value
+    expect_close(expect_finite(got, "conv2d_forward with float32 inputs"), ref.conv2d_forward(x, weight, bias),
+                 "conv2d_forward(x, weight, bias) with float32 inputs", FLOAT32)
+
+
+@check("cnn.conv2d_forward: inputs unchanged")
+def conv_forward_unchanged(ctx):
+    x, weight, bias = cases.conv_inputs(214, 2, 2, 6, 6, 3, 3, 3)
+    reply = ctx.student.call("cnn.conv2d_forward", x, weight, bias, echo=True)
+    expect_unchanged(reply, {"x": x, "weight": weight, "bias": bias}, "conv2d_forward(x, weight, bias)")
+
+
+# ---- conv2d_backward -------------------------------------------------------------------------------
+def backward_reply(ctx, seed, n, c, h, w, f, kh, kw, echo=False):
+    x, weight, _ = cases.conv_inputs(seed, n, c, h, w, f, kh, kw)
+    dout = cases.rng(seed + 1).normal(size=(n, f, h - kh + 1, w - kw + 1))
+    reply = ctx.student.call("cnn.conv2d_backward", dout, x, weight, echo=echo)
+    what = f"conv2d_backward(dout, x, weight) with x {x.shape}, weight {weight.shape}"
+    got = reply.value
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        raise CheckFailed(f"{what} returned {type(got).__name__}; expected a tuple (dx, dweight, dbias).")
+    return reply, got, (dout, x, weight), what
+
+
+@check("cnn.conv2d_backward: shapes")
+def conv_backward_shapes(ctx):
+    for config in CONFIGS:
+        _, got, (dout, x, weight), what = backward_reply(ctx, 220, *config)
+        for name, value, shape in zip(("dx", "dweight", "dbias"), got, (x.shape, weight.shape, (weight.shape[0],))):
+            expect_shape(value, shape, f"{name} from {what}")
+
+
+@check("cnn.conv2d_backward: gradients match the reference")
+def conv_backward_values(ctx):
+    for config in CONFIGS:
+        _, got, (dout, x, weight), what = backward_reply(ctx, 221, *config)
+        dx, dweight, dbias = ref.conv2d_backward(dout, x, weight)
+        expect_close(got[0], dx, f"dx from {what}", GRADIENTS,
+                     signatures=[("dx is computed with an unflipped kernel (dx is a full convolution with the "
+                                  "kernel flipped; or loop over (p, q) and add dout * weight[:, :, p, q])",
+                                  ref.conv2d_backward(dout, x, weight[:, :, ::-1, ::-1])[0])])
+        expect_close(got[1], dweight, f"dweight from {what}", GRADIENTS,
+                     signatures=[("dweight is flipped in (p, q)", dweight[:, :, ::-1, ::-1])])
+        expect_close(got[2], dbias, f"dbias from {what}", GRADIENTS)
+
+
+@check("cnn.conv2d_backward: numerical gradient check")
+def conv_backward_numerical(ctx):
+    """Directional central differences of sum(conv2d_forward(x, weight, bias) * dout), both the student's."""
+    _, got, (dout, x, weight), what = backward_reply(ctx, 222, 2, 2, 6, 5, 3, 3, 2)
+    bias = cases.rng(223).normal(size=weight.shape[0])
+    rng, h = cases.rng(224), 1e-5
+    for index, (name, value) in enumerate((("x", x), ("weight", weight), ("bias", bias))):
+        direction = rng.normal(size=value.shape)
+        totals = []
+        for sign in (1, -1):
+            args = [x, weight, bias]
+            args[index] = value + sign * h * direction
+            out = ctx.student.call("cnn.conv2d_forward", *args).value
+            totals.append(float(np.sum(expect_shape(out, dout.shape, "conv2d_forward(x, weight, bias)") * dout)))
+        numeric = (totals[0] - totals[1]) / (2 * h)
+        analytic = float(np.sum(expect_shape(got[index], value.shape, f"d{name}") * direction))
+        if not abs(numeric - analytic) <= 1e-5 * max(abs(numeric), abs(analytic)) + 1e-7:
+            raise CheckFailed(f"d{name} from {what} disagrees with central differences of your conv2d_forward: along a "
+                              f"random direction the output changes at rate {numeric:.6g}, your d{name} says {analytic:.6g}.")
+
+
+@check("cnn.conv2d_backward: inputs unchanged")
+def conv_backward_unchanged(ctx):
+    reply, _, (dout, x, weight), what = backward_reply(ctx, 225, 2, 2, 6, 6, 3, 3, 3, echo=True)
+    expect_unchanged(reply, {"dout": dout, "x": x, "weight": weight}, "conv2d_backward(dout, x, weight)")
+
+

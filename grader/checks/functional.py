@@ -1,0 +1,206 @@
+"""Checks of functional.py: sigmoid, relu, softmax, one_hot, cross_entropy."""
+import numpy as np
+
+from grader import cases, reference
+from grader.checks import check
+from grader.compare import (FLOAT32, expect_close, expect_dtype, expect_finite, expect_no_warnings,
+                            expect_scalar, expect_shape, expect_unchanged)
+from grader.errors import CheckFailed
+
+ref = reference.functional
+SHAPES = [(1, 10), (7, 3), (64, 10)]      # N = 1, N > K, N != K
+
+
+def elementwise_checks(name, inputs):
+    """shape and dtype, values, float32, input unchanged: the same four for sigmoid and relu."""
+    fn = f"functional.{name}"
+
+    @check(f"{fn}: shape and dtype")
+    def shape_and_dtype(ctx):
+        for z in inputs():
+            got = ctx.student.call(fn, z).value
+            expect_shape(got, z.shape, f"{name}(z) with z {z.shape}", "The output has the shape of z.")
+            expect_dtype(got, np.float64, f"{name}(z) with z {z.shape} float64")
+
+    @check(f"{fn}: values match the reference")
+    def values(ctx):
+        for z in inputs():
+            expect_close(ctx.student.call(fn, z).value, getattr(ref, name)(z), f"{name}(z) with z {z.shape}")
+
+    @check(f"{fn}: float32 input")
+    def float32(ctx):
+        z = next(iter(inputs())).astype(np.float32)
+        got = expect_finite(ctx.student.call(fn, z).value, f"{name}(z) with z float32")
+        expect_close(got, getattr(ref, name)(z.astype(np.float64)), f"{name}(z) with z float32", FLOAT32)
+
+    @check(f"{fn}: input unchanged")
+    def unchanged(ctx):
+        z = next(iter(inputs()))
+        expect_unchanged(ctx.student.call(fn, z, echo=True), {"z": z}, f"{name}(z)")
+
+
+def sigmoid_inputs():
+    yield cases.logits(1, 7, 3, scale=4.0)
+    yield cases.logits(2, 1, 10)
+    yield cases.rng(3).normal(scale=3.0, size=(2, 3, 4))       # any shape
+    yield np.array([-30.0, -1.0, 0.0, 1.0, 30.0])
+
+
+def relu_inputs():
+    z = cases.logits(4, 7, 3)
+    z[0, :] = 0.0                                                # exact zeros
+    yield z
+    yield cases.rng(5).normal(size=(2, 3, 4, 5))
+    yield np.array([-2.0, -0.0, 0.0, 3.0])
+
+
+elementwise_checks("sigmoid", sigmoid_inputs)
+elementwise_checks("relu", relu_inputs)
+
+
+@check("functional.sigmoid: stable at logits +-1e4")
+def sigmoid_stable(ctx):
+    z = np.array([1e4, -1e4, 700.0, -800.0, 0.0])
+    reply = ctx.student.call("functional.sigmoid", z)
+    expect_no_warnings(reply, "sigmoid([1e4, -1e4, 700, -800, 0])")
+    expect_close(expect_finite(reply.value, "sigmoid(+-1e4)"), ref.sigmoid(z), "sigmoid([1e4, -1e4, 700, -800, 0])")
+
+
+# ---- softmax ---------------------------------------------------------------------------------------
+def softmax_signatures(z):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return [("softmax normalizes over columns (axis=0); normalize each row (axis=1)", e / e.sum(axis=0, keepdims=True))]
+
+
+@check("functional.softmax: shape and dtype")
+def softmax_shape(ctx):
+    for n, k in SHAPES:
+        z = cases.logits(10 + n, n, k)
+        got = ctx.student.call("functional.softmax", z).value
+        expect_shape(got, (n, k), f"softmax(z) with z {(n, k)}", "The output has the shape of z: (N, K).")
+        expect_dtype(got, np.float64, f"softmax(z) with z {(n, k)} float64")
+
+
+@check("functional.softmax: values match the reference")
+def softmax_values(ctx):
+    for n, k in SHAPES:
+        z = cases.logits(20 + n, n, k)
+        got = ctx.student.call("functional.softmax", z).value
+        expect_close(got, ref.softmax(z), f"softmax(z) with z {(n, k)}", signatures=softmax_signatures(z))
+        z_shifted = z + 1000.0
+        got = ctx.student.call("functional.softmax", z_shifted).value
+        expect_close(got, ref.softmax(z), f"softmax(z + 1000) with z {(n, k)} (softmax ignores a constant shift)")
+
+
+@check("functional.softmax: stable at logits +-1e4")
+def softmax_stable(ctx):
+    z = cases.extreme_logits()
+    reply = ctx.student.call("functional.softmax", z)
+    expect_no_warnings(reply, "softmax(z) with logits of +-1e4")
+    got = expect_finite(reply.value, "softmax(z) with logits of +-1e4")
+    expect_close(got, ref.softmax(z), "softmax(z) with logits of +-1e4")
+
+
+@check("functional.softmax: float32 input")
+def softmax_float32(ctx):
+    z = cases.logits(30, 6, 10).astype(np.float32)
+    got = expect_finite(ctx.student.call("functional.softmax", z).value, "softmax(z) with z float32")
+    expect_close(got, ref.softmax(z.astype(np.float64)), "softmax(z) with z float32", FLOAT32)
+
+
+@check("functional.softmax: input unchanged")
+def softmax_unchanged(ctx):
+    z = cases.logits(31, 6, 10)
+    expect_unchanged(ctx.student.call("functional.softmax", z, echo=True), {"z": z}, "softmax(z)")
+
+
+# ---- one_hot -----------------------------------------------------------------------------------------
+@check("functional.one_hot: shape and dtype")
+def one_hot_shape(ctx):
+    for n, k in [(1, 10), (7, 10), (4, 6)]:
+        labels = cases.labels(40 + n, n, k)
+        got = ctx.student.call("functional.one_hot", labels, k).value
+        expect_shape(got, (n, k), f"one_hot(labels, num_classes={k}) with labels ({n},)",
+                     "The output is (N, num_classes).")
+        if got.dtype.kind != "f":
+            raise CheckFailed(f"one_hot(labels) returned dtype {got.dtype}; expected a floating dtype (float64): "
+                              "np.zeros((N, num_classes)) is float64 by default.")
+
+
+@check("functional.one_hot: values match the reference")
+def one_hot_values(ctx):
+    labels = np.array([3, 0, 9, 3, 1, 7, 2])
+    expect_close(ctx.student.call("functional.one_hot", labels).value, ref.one_hot(labels),
+                 "one_hot(labels) with the default num_classes=10")
+    labels = np.array([5, 0, 2, 5])
+    got = ctx.student.call("functional.one_hot", labels, num_classes=6).value
+    expect_close(got, ref.one_hot(labels, 6), "one_hot(labels, num_classes=6)",
+                 signatures=[("the rows and columns are swapped", ref.one_hot(labels, 6).T)])
+
+
+@check("functional.one_hot: input unchanged")
+def one_hot_unchanged(ctx):
+    labels = cases.labels(45, 8)
+    expect_unchanged(ctx.student.call("functional.one_hot", labels, echo=True), {"labels": labels}, "one_hot(labels)")
+
+
+# ---- cross_entropy -----------------------------------------------------------------------------------
+def ce_signatures(probs, targets):
+    clipped = np.clip(probs, 1e-12, 1 - 1e-12)
+    n = probs.shape[0]
+    terms = -(targets * np.log(clipped))
+    return [(f"the loss is summed over the batch instead of averaged (divide by N = {n})", terms.sum()),
+            ("the loss is averaged over all N*K entries instead of over the N rows", terms.mean()),
+            ("the minus sign is missing", -terms.sum() / n)]
+
+
+@check("functional.cross_entropy: returns a scalar")
+def ce_scalar(ctx):
+    probs, targets = cases.probs_and_targets(50, 6, 10)
+    expect_scalar(ctx.student.call("functional.cross_entropy", probs, targets).value, "cross_entropy(probs, targets)")
+
+
+@check("functional.cross_entropy: values match the reference")
+def ce_values(ctx):
+    for n, k in [(1, 10), (6, 10), (9, 4)]:
+        probs, targets = cases.probs_and_targets(51 + n, n, k)
+        got = expect_scalar(ctx.student.call("functional.cross_entropy", probs, targets).value,
+                            f"cross_entropy(probs, targets) with probs {(n, k)}")
+        expect_close(np.float64(got), ref.cross_entropy(probs, targets),
+                     f"cross_entropy(probs, targets) with probs {(n, k)}", signatures=ce_signatures(probs, targets))
+    uniform = np.full((4, 10), 0.1)
+    got = expect_scalar(ctx.student.call("functional.cross_entropy", uniform, np.eye(10)[:4]).value,
+                        "cross_entropy of uniform probabilities")
+    expect_close(np.float64(got), np.log(10), "cross_entropy of uniform probabilities 0.1 (zero logits)")
+
+
+@check("functional.cross_entropy: clipped at probs 0 and 1")
+def ce_clipped(ctx):
+    targets = np.eye(3)
+    for probs, want, label in [
+        (np.roll(np.eye(3), 1, axis=1), -np.log(1e-12), "probs exactly 0 at the true class"),
+        (np.eye(3), -np.log(1 - 1e-12), "probs exactly 1 at the true class"),
+    ]:
+        reply = ctx.student.call("functional.cross_entropy", probs, targets)
+        expect_no_warnings(reply, f"cross_entropy with {label}")
+        got = expect_scalar(reply.value, f"cross_entropy with {label}")
+        if not np.isfinite(got):
+            raise CheckFailed(f"cross_entropy with {label} returned {got}; clip probs to [eps, 1 - eps] before the log.")
+        expect_close(np.float64(got), want, f"cross_entropy with {label} (loss = -ln(1e-12) = 27.63 when clipped)",
+                     tol=dict(rtol=1e-6, atol=1e-9))
+
+
+@check("functional.cross_entropy: float32 input")
+def ce_float32(ctx):
+    probs, targets = cases.probs_and_targets(60, 6, 10)
+    got = expect_scalar(ctx.student.call("functional.cross_entropy", probs.astype(np.float32),
+                                         targets.astype(np.float32)).value, "cross_entropy with float32 probs")
+    expect_close(np.float64(got), ref.cross_entropy(probs, targets), "cross_entropy with float32 probs", FLOAT32)
+
+
+@check("functional.cross_entropy: inputs unchanged")
+def ce_unchanged(ctx):
+    probs, targets = cases.probs_and_targets(61, 5, 10)
+    probs[0, 0] = 0.0
+    reply = ctx.student.call("functional.cross_entropy", probs, targets, echo=True)
+    expect_unchanged(reply, {"probs": probs, "targets": targets}, "cross_entropy(probs, targets)")

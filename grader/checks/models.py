@@ -1,0 +1,268 @@
+"""Checks shared by the two models (mlp.py's MLP and cnn.py's CNN): init, forward, backward, step.
+
+Each check is written once and registered for both models with their own ids (mlp.forward: ...,
+cnn.forward: ...). The student's model is built in the child and given the grader's parameters,
+so forward/backward are graded even when __init__ is not written yet.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader import cases, reference
+from grader.checks import check
+from grader.compare import (FLOAT32, GRADIENTS, expect_close, expect_dict, expect_dtype, expect_finite,
+                            expect_shape, expect_unchanged)
+from grader.errors import CheckFailed
+from grader.session import Obj
+
+
+@dataclass(frozen=True)
+class Kind:
+    item: str                  # "mlp" or "cnn"
+    cls: str                   # where the class lives in the submission
+    reference: type
+    small: dict                # a small model whose dimensions all differ
+    num_classes_key: str
+    std_configs: tuple         # (constructor kwargs, {weight: expected std}) for the init statistics
+
+
+MLP = Kind("mlp", "mlp.MLP", reference.mlp.MLP, cases.MLP_SMALL, "output_dim", (
+    ({}, {"W1": 0.1, "W2": 0.1}),
+    ({"input_dim": 60, "hidden_dim": 50, "output_dim": 40, "weight_std": 0.3}, {"W1": 0.3, "W2": 0.3}),
+))
+CNN = Kind("cnn", "cnn.CNN", reference.cnn.CNN, cases.CNN_SMALL, "num_classes", (
+    ({"in_channels": 3, "num_filters": 32, "kernel_size": 5, "image_size": 12},
+     {"conv_W": np.sqrt(2 / 75), "fc_W": np.sqrt(1 / (32 * 8 * 8))}),
+    ({}, {"fc_W": np.sqrt(1 / (8 * 26 * 26))}),
+))
+
+
+def reference_model(kind, params, **kwargs):
+    model = kind.reference(**(kwargs or kind.small))
+    model.params = {k: v.copy() for k, v in params.items()}
+    return model
+
+
+def student_model(ctx, kind, seed=5, store="model"):
+    """The student's small model holding the grader's parameters; returns (handle, params)."""
+    ctx.student.new(kind.cls, store, bare_ok=True, **kind.small)
+    params = cases.model_params(kind.item, seed)
+    ctx.student.set_params(Obj(store), params)
+    return Obj(store), params
+
+
+def expect_grads(got, want, what, n):
+    expect_dict(got, want.keys(), what)
+    for name in want:
+        expect_close(got[name], want[name], f"{what}[{name!r}]", GRADIENTS, n=n,
+                     signatures=[("your gradient is transposed", want[name].T)] if want[name].ndim == 2 else ())
+
+
+def register(kind):
+    item, label = kind.item, kind.cls.split(".")[1]
+
+    # ---- init -------------------------------------------------------------------------------------
+    def init_params(ctx, store="init", **kwargs):
+        params = ctx.student.new(kind.cls, store, **kwargs).value
+        want = kind.reference(**kwargs).params
+        return expect_dict(params, want.keys(), f"{label}({', '.join(f'{k}={v}' for k, v in kwargs.items())}).params"), want
+
+    @check(f"{item}.init: shapes and dtype")
+    def init_shapes(ctx):
+        for kwargs in ({}, kind.small):
+            params, want = init_params(ctx, **kwargs)
+            for name in want:
+                what = f"{label}({', '.join(f'{k}={v}' for k, v in kwargs.items())}).params[{name!r}]"
+                expect_shape(params[name], want[name].shape, what)
+                expect_dtype(params[name], np.float64, what)
+
+    @check(f"{item}.init: zero biases")
+    def init_biases(ctx):
+        params, want = init_params(ctx)
+        for name in want:
+            if want[name].ndim == 1 and np.any(expect_shape(params[name], want[name].shape, name) != 0):
+                raise CheckFailed(f"{label}().params[{name!r}] is not all zeros; biases start at zero (np.zeros).")
+
+    @check(f"{item}.init: weight statistics")
+    def init_statistics(ctx):
+        for kwargs, stds in kind.std_configs:
+            params, want = init_params(ctx, seed=11, **kwargs)
+            for name, std in stds.items():
+                value = expect_shape(params[name], want[name].shape, f"params[{name!r}]")
+                n = value.size
+                what = f"{label}({', '.join(f'{k}={v}' for k, v in kwargs.items())}).params[{name!r}]"
+                if abs(value.mean()) > 5 * std / np.sqrt(n):
+                    raise CheckFailed(f"{what} has mean {value.mean():.4g}; expected about 0 (normal with mean 0).")
+                if abs(value.std() / std - 1) > 5 / np.sqrt(2 * n) + 0.01:
+                    raise CheckFailed(f"{what} has standard deviation {value.std():.4g}; expected {std:.4g}. "
+                                      + ("(rng.normal takes the standard deviation, not the variance.)"
+                                         if abs(value.std() - std ** 2) < 0.2 * std ** 2 else ""))
+
+    @check(f"{item}.init: seeding")
+    def init_seeding(ctx):
+        first, want = init_params(ctx, "a", seed=3)
+        second, _ = init_params(ctx, "b", seed=3)
+        other, _ = init_params(ctx, "c", seed=4)
+        for name in want:
+            if want[name].ndim > 1:
+                if not np.array_equal(first[name], second[name]):
+                    raise CheckFailed(f"{label}(seed=3) twice gave different params[{name!r}]; draw them from "
+                                      "rng = np.random.default_rng(seed), not np.random.* or an unseeded generator.")
+                if np.array_equal(first[name], other[name]):
+                    raise CheckFailed(f"{label}(seed=3) and {label}(seed=4) gave the same params[{name!r}]; "
+                                      "use the seed argument.")
+
+    # ---- forward ----------------------------------------------------------------------------------
+    @check(f"{item}.forward: shape")
+    def forward_shape(ctx):
+        model, params = student_model(ctx, kind)
+        k = kind.small[kind.num_classes_key]
+        for n in (1, 6):
+            X, _ = cases.model_inputs(item, 70 + n, n)
+            got = ctx.student.method(model, "forward", X, label=label).value
+            expect_shape(got, (n, k), f"{label}.forward(X) with X {X.shape}", "The output is (N, num_classes).")
+            expect_dtype(got, np.float64, f"{label}.forward(X) with X float64")
+
+    @check(f"{item}.forward: values match the reference")
+    def forward_values(ctx):
+        model, params = student_model(ctx, kind)
+        X, _ = cases.model_inputs(item, 80, 6)
+        got = ctx.student.method(model, "forward", X, label=label).value
+        expect_close(got, reference_model(kind, params).forward(X), f"{label}.forward(X) with X {X.shape}")
+
+    @check(f"{item}.forward: float32 input")
+    def forward_float32(ctx):
+        model, params = student_model(ctx, kind)
+        X, _ = cases.model_inputs(item, 81, 6)
+        got = expect_finite(ctx.student.method(model, "forward", X.astype(np.float32), label=label).value,
+                            f"{label}.forward(X) with X float32")
+        expect_close(got, reference_model(kind, params).forward(X), f"{label}.forward(X) with X float32", FLOAT32)
+
+    @check(f"{item}.forward: input unchanged")
+    def forward_unchanged(ctx):
+        model, _ = student_model(ctx, kind)
+        X, _ = cases.model_inputs(item, 82, 6)
+        expect_unchanged(ctx.student.method(model, "forward", X, label=label, echo=True), {"X": X}, f"{label}.forward(X)")
+
+    # ---- backward ---------------------------------------------------------------------------------
+    def forward_backward(ctx, n=6, seed=90):
+        model, params = student_model(ctx, kind)
+        X, targets = cases.model_inputs(item, seed, n)
+        ctx.student.method(model, "forward", X, label=label)
+        got = ctx.student.method(model, "backward", targets, label=label).value
+        ref = reference_model(kind, params)
+        ref.forward(X)
+        return got, ref.backward(targets), model, X, targets
+
+    @check(f"{item}.backward: keys and shapes")
+    def backward_shapes(ctx):
+        got, want, *_ = forward_backward(ctx)
+        expect_dict(got, want.keys(), f"{label}.backward(targets)")
+        for name in want:
+            expect_shape(got[name], want[name].shape, f"{label}.backward(targets)[{name!r}]",
+                         f"Each gradient has the shape of params[{name!r}].")
+            expect_dtype(got[name], np.float64, f"{label}.backward(targets)[{name!r}]")
+
+    @check(f"{item}.backward: gradients match the reference")
+    def backward_values(ctx):
+        for n in (1, 6):
+            got, want, *_ = forward_backward(ctx, n=n, seed=91 + n)
+            expect_grads(got, want, f"{label}.backward(targets) after forward(X) with N = {n}", n)
+
+    @check(f"{item}.backward: numerical gradient check")
+    def backward_numerical(ctx):
+        """Directional central differences of the mean cross-entropy of the student's own forward."""
+        got, _, model, X, targets = forward_backward(ctx, n=4, seed=95)
+        expect_dict(got, kind.reference(**kind.small).params.keys(), f"{label}.backward(targets)")
+        params = cases.model_params(item, 5)
+        if item == "cnn":
+            params["conv_b"][0] = 0.25             # keep clear of ReLU's kink at exactly 0
+        ctx.student.set_params(model, params)
+        ctx.student.method(model, "forward", X, label=label)
+        got = ctx.student.method(model, "backward", targets, label=label).value
+        rng, h = cases.rng(96), 1e-5
+        for name, value in params.items():
+            direction = rng.normal(size=value.shape)
+            losses = []
+            for sign in (1, -1):
+                moved = dict(params, **{name: value + sign * h * direction})
+                ctx.student.set_params(model, moved)
+                probs = expect_array_probs(ctx.student.method(model, "forward", X, label=label).value, label)
+                losses.append(reference.functional.cross_entropy(probs, targets))
+            numeric = (losses[0] - losses[1]) / (2 * h)
+            analytic = float(np.sum(expect_shape(got[name], value.shape, f"grads[{name!r}]") * direction))
+            if not abs(numeric - analytic) <= 1e-4 * max(abs(numeric), abs(analytic)) + 1e-7:
+                raise CheckFailed(
+                    f"{label}.backward(targets)[{name!r}] disagrees with central differences of your own forward: "
+                    f"along a random direction the loss changes at rate {numeric:.6g}, your gradient says {analytic:.6g}. "
+                    "Re-derive this gradient from the chain rule.")
+
+    @check(f"{item}.backward: no stale cache")
+    def backward_stale(ctx):
+        model, params = student_model(ctx, kind)
+        A, _ = cases.model_inputs(item, 100, 3)
+        B, targets = cases.model_inputs(item, 101, 7)
+        ctx.student.method(model, "forward", A, label=label)
+        ctx.student.method(model, "forward", B, label=label)
+        got = ctx.student.method(model, "backward", targets, label=label).value
+        ref = reference_model(kind, params)
+        ref.forward(B)
+        try:
+            expect_grads(got, ref.backward(targets), f"{label}.backward(targets) after forward(A) then forward(B)", 7)
+        except CheckFailed as failure:
+            raise CheckFailed(f"{failure} backward must use what the LAST forward stored; overwrite the cache in "
+                              "every forward call.")
+
+    @check(f"{item}.backward: no accumulation")
+    def backward_twice(ctx):
+        model, params = student_model(ctx, kind)
+        X, targets = cases.model_inputs(item, 102, 5)
+        ctx.student.method(model, "forward", X, label=label)
+        first = ctx.student.method(model, "backward", targets, label=label).value
+        second = ctx.student.method(model, "backward", targets, label=label).value
+        expect_dict(first, params.keys(), f"{label}.backward(targets)")
+        try:
+            expect_grads(second, first, f"a second {label}.backward(targets) after one forward", 5)
+        except CheckFailed as failure:
+            raise CheckFailed(f"{failure} backward must return fresh gradients each call, not add to old ones.")
+
+    @check(f"{item}.backward: inputs unchanged")
+    def backward_unchanged(ctx):
+        model, _ = student_model(ctx, kind)
+        X, targets = cases.model_inputs(item, 103, 5)
+        ctx.student.method(model, "forward", X, label=label)
+        expect_unchanged(ctx.student.method(model, "backward", targets, label=label, echo=True),
+                         {"targets": targets}, f"{label}.backward(targets)")
+
+    # ---- step ---------------------------------------------------------------------------------------
+    @check(f"{item}.step: parameters updated by SGD")
+    def step_values(ctx):
+        model, params = student_model(ctx, kind)
+        want = params
+        for lr, seed in ((0.1, 110), (0.03, 111)):
+            grads = cases.random_grads(params, seed)
+            reply = ctx.student.method(model, "step", grads, lr, label=label)
+            if reply.value is not None:
+                raise CheckFailed(f"{label}.step(grads, lr) returned {type(reply.value).__name__}; it returns None "
+                                  "and updates self.params.")
+            got = expect_dict(ctx.student.get_params(model), params.keys(), f"{label}.params after step")
+            want = {k: want[k] - lr * grads[k] for k in want}
+            for name in want:
+                expect_close(got[name], want[name], f"{label}.params[{name!r}] after step(grads, lr={lr})",
+                             signatures=[("you add the gradient (params + lr * grads); subtract it",
+                                          want[name] + 2 * lr * grads[name])])
+
+    @check(f"{item}.step: grads unchanged")
+    def step_unchanged(ctx):
+        model, params = student_model(ctx, kind)
+        grads = cases.random_grads(params, 112)
+        reply = ctx.student.method(model, "step", grads, 0.1, label=label, echo=True)
+        expect_unchanged(reply, grads, f"{label}.step(grads, lr)")
+
+
+def expect_array_probs(value, label):
+    return expect_finite(value, f"{label}.forward(X)")
+
+
+register(MLP)
+register(CNN)

@@ -1,0 +1,17 @@
+"""Exceptions whose str() is the sentence a user reads."""
+
+
+class GraderError(Exception):
+    """The grader itself cannot run (bad arguments, missing data). Exit code 2."""
+
+
+class CheckFailed(Exception):
+    """A check's expectation was not met. The message is shown to the student."""
+
+
+class NotWritten(CheckFailed):
+    """The student's function still raises NotImplementedError."""
+
+
+class StudentError(CheckFailed):
+    """The student's code raised, hung, died or could not be imported."""

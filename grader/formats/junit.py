@@ -1,0 +1,36 @@
+"""JUnit XML, for CI dashboards: one <testcase> per check, grouped in one <testsuite> per item."""
+import xml.etree.ElementTree as ET
+
+from grader.formats import write_atomically
+
+
+def to_junit(report):
+    suites = ET.Element("testsuites", name="mnist-from-scratch", tests=str(len(report.tests)),
+                        failures=str(sum(t.status in ("failed", "not_implemented") for t in report.tests)),
+                        errors=str(sum(t.status == "error" for t in report.tests)), time=f"{report.execution_time:.3f}")
+    by_item = {}
+    for test in report.tests:
+        by_item.setdefault(test.item, []).append(test)
+    for item, tests in by_item.items():
+        suite = ET.SubElement(suites, "testsuite", name=item, tests=str(len(tests)),
+                              failures=str(sum(t.status in ("failed", "not_implemented") for t in tests)),
+                              errors=str(sum(t.status == "error" for t in tests)), skipped="0",
+                              time=f"{sum(t.seconds for t in tests):.3f}")
+        for test in tests:
+            case = ET.SubElement(suite, "testcase", classname=item, name=test.name, time=f"{test.seconds:.3f}")
+            if test.status in ("failed", "not_implemented"):
+                failure = ET.SubElement(case, "failure", type=test.status,
+                                        message=f"{test.score:g}/{test.max_score:g}: " + (test.output.splitlines() or [""])[0])
+                failure.text = test.output
+            elif test.status == "error":
+                ET.SubElement(case, "error", type="grader_error", message=test.output).text = test.output
+            ET.SubElement(case, "properties")
+            props = case.find("properties")
+            ET.SubElement(props, "property", name="score", value=f"{test.score:g}")
+            ET.SubElement(props, "property", name="max_score", value=f"{test.max_score:g}")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def write_junit(report, path):
+    write_atomically(path, to_junit(report))

@@ -1,0 +1,125 @@
+"""The grading pipeline, top to bottom: load, scan, run the checks in child processes, report."""
+import sys
+import threading
+import time
+import traceback
+from functools import lru_cache
+from pathlib import Path
+
+from grader import reference, static
+from grader.checks import Context, load_all
+from grader.errors import CheckFailed, GraderError, NotWritten
+from grader.isolation import Limits, sandbox_mode
+from grader.report import CheckResult, build_report
+from grader.session import Session
+from grader.submission import load_submission
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+GROUP_MODULES = {
+    "functional": ["functional"],
+    "models": ["functional", "mlp", "cnn"],
+    "mlp.accuracy": ["functional", "mlp"],
+    "cnn.accuracy": ["functional", "cnn"],
+}
+
+
+def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
+    start = time.monotonic()
+    rows = rubric.select(only, skip, public)
+    registry = load_all()
+    checks = [registry[row.id] for row in rows]
+    mnist = mnist_loader(data_root) if any(c.group.endswith("accuracy") for c in checks) else None
+    submission = load_submission(path)
+    try:
+        submission.scan = static.scan(submission.sources, rubric.allowed_imports)
+        results, shared = run_checks(checks, submission, rubric, mnist)
+    finally:
+        submission.cleanup()
+    notes = [f"{name}: {problem}" for name, problem in submission.problems.items()]
+    extras = {key: value["accuracy"] for key, value in shared.items() if key.endswith(".training")}
+    extras = {key.replace(".training", ".accuracy"): value for key, value in extras.items()}
+    for key, value in shared.items():
+        if key.endswith(".training"):
+            extras[key.replace(".training", ".epoch_seconds")] = value["epoch_seconds"]
+    report = build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
+    report.extras["training"] = {k: {"epoch_loss": v["epoch_loss"], "epoch_seconds": v["epoch_seconds"],
+                                     "accuracy": v["accuracy"]} for k, v in shared.items() if k.endswith(".training")}
+    return report
+
+
+def mnist_loader(data_root):
+    """A function returning the MNIST arrays (uint8 images, int64 labels), read once."""
+    data = reference.load_data_module()
+    root = Path(data_root) if data_root else None
+    try:
+        raw = data.find_root(root) / "MNIST" / "raw"
+    except FileNotFoundError as exc:
+        raise GraderError(f"{exc}\nOr skip the accuracy checks: --skip mlp.accuracy --skip cnn.accuracy")
+
+    @lru_cache(maxsize=1)
+    def load():
+        read = lambda name: data.read_idx(raw / name)
+        return {"train_images": read("train-images-idx3-ubyte").reshape(-1, 784),
+                "train_labels": read("train-labels-idx1-ubyte").astype("int64"),
+                "test_images": read("t10k-images-idx3-ubyte").reshape(-1, 784),
+                "test_labels": read("t10k-labels-idx1-ubyte").astype("int64")}
+    return load
+
+
+def run_checks(checks, submission, rubric, mnist):
+    """Run every selected check; each group talks to its own child, groups run side by side."""
+    results, shared = {}, {"mnist": mnist, "banned_attempts": []}
+    groups = {}
+    for c in checks:
+        groups.setdefault(c.group, []).append(c)
+    limits = Limits(memory_bytes=rubric.memory_bytes)
+    problems = {name[:-3]: problem for name, problem in submission.problems.items()}
+    for name, message in submission.scan.parse_errors.items():
+        problems.setdefault(name[:-3], None)
+
+    def run_group(group, functional_code=None):
+        modules = [m for m in GROUP_MODULES[group]]
+        session = Session(submission.folder, modules, limits, functional_code, import_seconds=rubric.call_seconds)
+        session.import_problems.update({m: p for m, p in problems.items() if p and m in modules})
+        ctx = Context(session, submission, rubric, shared)
+        try:
+            for c in groups.get(group, []):
+                results[c.id] = run_one(c, ctx)
+        finally:
+            session.close()
+            shared["banned_attempts"] += session.banned
+
+    def functional_then_models():
+        run_group("functional")
+        functional_ok = "functional" in submission.present and not any(
+            results[c.id].status != "passed" for c in groups.get("functional", []))
+        ran_functional = bool(groups.get("functional"))
+        use_reference = static.substitutable(submission.scan) and not (functional_ok and ran_functional)
+        if groups.get("models"):
+            run_group("models", reference.functional_code() if use_reference else None)
+
+    threads = [threading.Thread(target=functional_then_models)]
+    threads += [threading.Thread(target=run_group, args=(g,)) for g in ("mlp.accuracy", "cnn.accuracy") if g in groups]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ctx = Context(None, submission, rubric, shared)
+    for c in groups.get("policy", []):
+        results[c.id] = run_one(c, ctx)
+    return results, shared
+
+
+def run_one(check, ctx):
+    start = time.monotonic()
+    try:
+        summary = check.function(ctx)
+        return CheckResult(check.id, "passed", summary or "", time.monotonic() - start)
+    except NotWritten as exc:
+        return CheckResult(check.id, "not_implemented", str(exc), time.monotonic() - start)
+    except CheckFailed as exc:
+        return CheckResult(check.id, "failed", str(exc), time.monotonic() - start)
+    except Exception:
+        print(f"grader error in check {check.id!r}:\n{traceback.format_exc()}", file=sys.stderr)
+        return CheckResult(check.id, "error", "The grader hit an internal error in this check (not your fault); "
+                           "your instructor can see the details in the grader's log.", time.monotonic() - start)

@@ -1,0 +1,117 @@
+"""Reading the submission's source without running it: imports (the torch ban), dynamic import
+machinery, which contract functions mlp.py and cnn.py take from functional.py, loops in the
+convolution, and whether anything has been written yet."""
+import ast
+from dataclasses import dataclass, field
+
+from grader.child import BANNED
+
+CONTRACT_FUNCTIONS = {"sigmoid", "relu", "softmax", "one_hot", "cross_entropy"}
+SUBMISSION_MODULES = {"functional", "mlp", "cnn"}
+DYNAMIC = {"__import__": "__import__()", "import_module": "importlib.import_module()", "importlib": "importlib",
+           "modules": "sys.modules", "meta_path": "sys.meta_path", "exec": "exec()", "eval": "eval()",
+           "compile": "compile()", "__builtins__": "__builtins__", "builtins": "builtins", "__loader__": "__loader__",
+           "globals": "globals()", "ctypes": "ctypes", "subprocess": "subprocess", "system": "os.system"}
+
+
+@dataclass
+class Finding:
+    file: str
+    line: int
+    text: str
+
+    def __str__(self):
+        return f"{self.file}:{self.line}: {self.text}"
+
+
+@dataclass
+class SourceScan:
+    parse_errors: dict = field(default_factory=dict)         # file -> message
+    banned: list = field(default_factory=list)               # Finding
+    dynamic: list = field(default_factory=list)              # Finding
+    not_allowed: list = field(default_factory=list)          # Finding
+    functional_uses: dict = field(default_factory=dict)      # file -> set of names taken from functional
+    written: set = field(default_factory=set)                # functions whose body is more than a stub
+    loops: dict = field(default_factory=dict)                # function -> deepest for/while nesting
+
+
+def scan(sources, allowed):
+    """sources: {"functional.py": text or None}; allowed: top-level module names allowed."""
+    result = SourceScan()
+    for name, text in sources.items():
+        if text is None:
+            continue
+        try:
+            tree = ast.parse(text, filename=name)
+        except SyntaxError as exc:
+            result.parse_errors[name] = f"line {exc.lineno}: {exc.msg}"
+            continue
+        scan_tree(name, tree, text, allowed, result)
+    return result
+
+
+def scan_tree(name, tree, text, allowed, result):
+    lines = text.splitlines()
+    module_aliases = set()
+    uses = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for module in modules:
+                top = module.split(".")[0]
+                finding = Finding(name, node.lineno, lines[node.lineno - 1].strip())
+                if top in BANNED:
+                    result.banned.append(finding)
+                elif top in ("importlib", "builtins", "ctypes", "subprocess"):
+                    result.dynamic.append(finding)
+                elif top not in allowed and top not in SUBMISSION_MODULES:
+                    result.not_allowed.append(finding)
+            if isinstance(node, ast.ImportFrom) and node.module == "functional":
+                uses.update(a.name for a in node.names)
+            if isinstance(node, ast.Import):
+                module_aliases.update(a.asname or a.name for a in node.names if a.name == "functional")
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC and node.id not in ("modules", "system"):
+            result.dynamic.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
+        elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC and not (
+                node.attr in ("compile",) and isinstance(node.value, ast.Name) and node.value.id in ("re",)):
+            result.dynamic.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.split(".")[0] in BANNED:
+            result.banned.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in module_aliases:
+            uses.add(node.attr)
+    if name != "functional.py":
+        result.functional_uses[name] = uses
+    for function, qualname in functions(tree):
+        if not is_stub(function):
+            result.written.add(f"{name[:-3]}.{qualname}")
+        result.loops[f"{name[:-3]}.{qualname}"] = loop_depth(function)
+
+
+def functions(tree, prefix=""):
+    for node in tree.body if hasattr(tree, "body") else []:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, prefix + node.name
+        elif isinstance(node, ast.ClassDef):
+            yield from functions(node, prefix + node.name + ".")
+
+
+def is_stub(function):
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return not body or all(isinstance(s, ast.Pass) for s in body)
+    exc = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def loop_depth(node, depth=0):
+    deepest = depth
+    for child in ast.iter_child_nodes(node):
+        inner = depth + 1 if isinstance(child, (ast.For, ast.While, ast.comprehension)) else depth
+        deepest = max(deepest, loop_depth(child, inner))
+    return deepest
+
+
+def substitutable(scan_result):
+    """True when mlp.py and cnn.py take only contract functions from functional.py."""
+    return all(uses <= CONTRACT_FUNCTIONS for uses in scan_result.functional_uses.values())
