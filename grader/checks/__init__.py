@@ -21,7 +21,18 @@ class Check:
     budget: float          # wall-clock seconds the whole check may take
 
 
-def check(check_id, group="models", budget=30.0):
+def default_group(check_id):
+    item = check_id.split(":")[0]
+    if item.startswith("functional."):
+        return "functional"
+    if item.endswith(".accuracy"):
+        return item
+    return "models"
+
+
+def check(check_id, group=None, budget=30.0):
+    group = group or default_group(check_id)
+
     def register(function):
         if check_id in REGISTRY:
             raise ValueError(f"duplicate check id {check_id!r}")

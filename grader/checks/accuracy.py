@@ -42,7 +42,7 @@ def train_and_score(ctx, item):
 def register(item):
     settings = SETTINGS[item]
 
-    @check(f"{item}.accuracy: test accuracy after training", group=f"{item}.accuracy", budget=900.0)
+    @check(f"{item}.accuracy: test accuracy after training", budget=900.0)
     def accuracy_check(ctx):
         threshold = ctx.rubric.accuracy[item]["threshold"]
         accuracy, result = train_and_score(ctx, item)
