@@ -1,0 +1,148 @@
+"""What student code can and cannot do inside the child process (grader/isolation.py, session.py)."""
+import socket
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from grader import isolation
+from grader.errors import NotWritten, StudentError
+from grader.session import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRETS = [ROOT / "solution" / "functional.py", ROOT / "grader" / "cases.py", ROOT / "data" / "MNIST" / "raw",
+           ROOT / "data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", ROOT / "assignment",
+           ROOT / "tests", Path.home() / ".bash_history"]
+
+PROBE = '''
+import os, socket, subprocess, sys, time
+import numpy as np
+
+def readable(paths):
+    return np.array([os.access(p, os.R_OK) for p in paths])
+
+def listing(path):
+    return np.array(sorted(os.listdir(path)) if os.path.isdir(path) else [])
+
+def connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return np.array(1)
+    except OSError:
+        return np.array(0)
+
+def hang():
+    while True:
+        pass
+
+def die():
+    os._exit(3)
+
+def exit_quietly():
+    sys.exit(0)
+
+def allocate():
+    return np.ones((50_000, 1_000_000))
+
+def noisy(z):
+    print("1\\n2\\n{\\"score\\": 100}")
+    os.write(1, b"3\\n")
+    os.write(2, b"4\\n")
+    return z * 2
+
+def torch_by_name():
+    import importlib
+    return importlib.import_module("to" + "rch")
+
+def leave_process():
+    subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    return np.array(1)
+
+def todo():
+    raise NotImplementedError("todo: not written yet")
+
+def patch_numpy():
+    np.save = np.savez = lambda *a, **k: None
+    np.array = lambda *a, **k: 0
+    return np.asarray([1.0, 2.0])
+'''
+
+
+@pytest.fixture(params=["bwrap", "none"])
+def mode(request, monkeypatch):
+    if request.param == "bwrap" and isolation.sandbox_mode() != "bwrap":
+        pytest.skip("bubblewrap is not usable on this machine")
+    monkeypatch.setenv("MNIST_GRADER_SANDBOX", request.param)
+    isolation.sandbox_mode.cache_clear()
+    yield request.param
+    isolation.sandbox_mode.cache_clear()
+
+
+@pytest.fixture
+def session(tmp_path, mode):
+    (tmp_path / "functional.py").write_text(textwrap.dedent(PROBE))
+    with Session(tmp_path, ["functional"], isolation.Limits(memory_bytes=2 * 2**30)) as s:
+        yield s
+
+
+def test_sandbox_hides_the_kit_the_data_and_the_network(session, mode):
+    if mode != "bwrap":
+        pytest.skip("only the bubblewrap sandbox hides files and the network")
+    visible = session.call("functional.readable", [str(p) for p in SECRETS]).value
+    assert not visible.any(), [str(p) for p, v in zip(SECRETS, visible) if v]
+    assert set(session.call("functional.listing", str(ROOT)).value) <= {".venv"}
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert session.call("functional.connect", server.getsockname()[1]).value == 0
+
+
+def test_a_hang_costs_only_that_call(session):
+    start = time.monotonic()
+    with pytest.raises(StudentError, match="did not finish within 2 s"):
+        session.call("functional.hang", timeout=2)
+    assert time.monotonic() - start < 6
+    assert_array_equal(session.call("functional.noisy", np.arange(3.0)).value, [0, 2, 4])
+
+
+@pytest.mark.parametrize("name, message", [("die", "stopped"), ("exit_quietly", "called sys.exit"),
+                                           ("allocate", "MemoryError")])
+def test_exits_and_memory_blowups_become_messages(session, name, message):
+    with pytest.raises(StudentError, match=message):
+        session.call(f"functional.{name}", timeout=20)
+    assert_array_equal(session.call("functional.noisy", np.arange(3.0)).value, [0, 2, 4])
+
+
+def test_printing_does_not_disturb_the_answers(session):
+    assert_array_equal(session.call("functional.noisy", np.ones(2)).value, [2, 2])
+
+
+def test_torch_cannot_be_imported_even_by_computed_name(session):
+    with pytest.raises(StudentError, match="torch is not allowed"):
+        session.call("functional.torch_by_name")
+    assert session.banned and session.banned[0]["module"] == "torch"
+    line = textwrap.dedent(PROBE).splitlines().index('    return importlib.import_module("to" + "rch")') + 1
+    assert session.banned[0]["where"][-1][:2] == ["functional.py", line]
+
+
+def test_not_implemented_reads_as_not_written(session):
+    with pytest.raises(NotWritten, match="todo is not written yet"):
+        session.call("functional.todo")
+
+
+def test_monkeypatching_numpy_does_not_change_what_comes_back(session):
+    assert_array_equal(session.call("functional.patch_numpy").value, [1.0, 2.0])
+    assert_array_equal(session.call("functional.noisy", np.ones(2)).value, [2, 2])
+
+
+def test_processes_left_behind_are_killed(tmp_path, mode):
+    (tmp_path / "functional.py").write_text(textwrap.dedent(PROBE))
+    with Session(tmp_path, ["functional"]) as s:
+        s.call("functional.leave_process")
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "^sleep 1000$"], capture_output=True, text=True).stdout.split()
+    assert left == []
