@@ -48,6 +48,9 @@ EXTRA_FILES = (("data_scripts/fetch_mnist.py", "fetch_mnist.py"),)
 HAND_WRITTEN = ("README.md",)
 HEADER_PREFIX = "# GENERATED from "
 HEADER = HEADER_PREFIX + '{source} by "python -m grader release" -- do not edit; edit {source} and regenerate.\n'
+# The files students write in: the note is for course staff, and says so.
+TODO_HEADER = (HEADER_PREFIX + '{source} by "python -m grader release".\n'
+               "# Students: write your code where it says TODO. Course staff: edit {source} and regenerate.\n")
 FIX_COMMAND = "python -m grader release"
 # Anything that looks like a marker but is not exactly one is refused rather than left in place.
 _LOOKS_LIKE_MARKER = re.compile(r"^#+\s*(BEGIN|END)[\s_]+SOLUTION\b", re.IGNORECASE)
@@ -142,8 +145,10 @@ def build_assignment(solution_dir) -> dict:
     for path in sorted(solution_dir.glob("*.py")):
         source = f"{label}/{path.name}"
         text = _read(path)
+        header = HEADER
         if has_markers(text, path):
             body = strip_solutions(text, path)
+            header = TODO_HEADER
         elif path.name in CONTRACT_FILES:
             raise GenerateError(
                 f"{_display(path)}:1: a contract file without any {BEGIN} region; "
@@ -151,7 +156,7 @@ def build_assignment(solution_dir) -> dict:
             )
         else:
             body = text
-        files[path.name] = (source, HEADER.format(source=source) + body)
+        files[path.name] = (source, header.format(source=source) + body)
     for relative, name in EXTRA_FILES:
         path = solution_dir.parent / relative
         if not path.is_file():

@@ -87,7 +87,10 @@ def test_generated_file_parses_and_says_it_is_generated(path):
     ast.parse(text, filename=str(path))
     first = text.splitlines()[0]
     assert first.startswith(HEADER_PREFIX)
-    assert "do not edit" in first and '"python -m grader release"' in first
+    second = text.splitlines()[1]
+    assert '"python -m grader release"' in first
+    assert "do not edit" in first or (second.startswith("# Students: write your code where it says TODO.")
+                                      and "Course staff: edit solution/" in second)
 
 
 def test_generated_modules_import_with_flat_imports():
@@ -236,10 +239,10 @@ def test_regions_become_todo_and_raise(tmp_path):
     changes = generate_assignment(solution, out)
     assert sorted((c.path.name, c.kind) for c in changes) == [("geometry.py", "created"), ("helpers.py", "created")]
     text = (out / "geometry.py").read_text()
-    assert text.splitlines()[0] == (
-        '# GENERATED from solution/geometry.py by "python -m grader release" -- do not edit; '
-        "edit solution/geometry.py and regenerate."
-    )
+    assert text.splitlines()[:2] == [
+        '# GENERATED from solution/geometry.py by "python -m grader release".',
+        "# Students: write your code where it says TODO. Course staff: edit solution/geometry.py and regenerate.",
+    ]
     assert '    # TODO: pi r squared.\n    #   (math.pi is there)\n    raise NotImplementedError("area: not written yet")\n' in text
     assert '        # TODO: store it.\n        raise NotImplementedError("Box.__init__: not written yet")\n' in text
     assert 'raise ValueError("negative side")\n        # TODO: cube it.\n' in text
