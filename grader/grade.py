@@ -9,7 +9,7 @@ from pathlib import Path
 from grader import reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
-from grader.isolation import Limits, sandbox_mode
+from grader.isolation import Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
 from grader.session import Session
 from grader.submission import load_submission
@@ -35,7 +35,7 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
         results, shared = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
-    notes = [f"{name}: {problem}" for name, problem in submission.problems.items()]
+    notes = sandbox_warnings() + [f"{name}: {problem}" for name, problem in submission.problems.items()]
     extras = {key: value["accuracy"] for key, value in shared.items() if key.endswith(".training")}
     extras = {key.replace(".training", ".accuracy"): value for key, value in extras.items()}
     for key, value in shared.items():
@@ -112,6 +112,8 @@ def run_checks(checks, submission, rubric, mnist):
 
 def run_one(check, ctx):
     start = time.monotonic()
+    if ctx.student is not None:
+        ctx.student.deadline = start + check.budget if check.budget else None
     try:
         summary = check.function(ctx)
         return CheckResult(check.id, "passed", summary or "", time.monotonic() - start)

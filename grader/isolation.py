@@ -68,6 +68,31 @@ def unprivileged_user():
     return entry.pw_uid, entry.pw_gid
 
 
+def exposed_to_others(paths):
+    """The paths an unprivileged user could read: every folder above searchable, the path readable."""
+    exposed = []
+    for path in paths:
+        path = Path(path).resolve()
+        if not path.exists():
+            continue
+        chain = [p for p in reversed(path.parents)] + [path]
+        if all(p.stat().st_mode & 0o001 for p in chain[:-1]) and path.stat().st_mode & 0o004:
+            exposed.append(path)
+    return exposed
+
+
+def sandbox_warnings():
+    """Sentences for the report when the sandbox in use leaves something a submission could read."""
+    if sandbox_mode() != "user":
+        return []
+    exposed = exposed_to_others([KIT_ROOT / "solution", KIT_ROOT / "grader", KIT_ROOT / "data",
+                                 os.environ.get("MNIST_ROOT", KIT_ROOT / "data")])
+    if not exposed:
+        return []
+    return [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged user running student code; "
+            f"a submission could read the reference or the test labels. Fix: chmod -R o-rwx {KIT_ROOT}"]
+
+
 def python_roots():
     """Folders the child's Python needs: the interpreter's prefix, the venv, numpy's site-packages."""
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
@@ -204,8 +229,6 @@ class ChildProcess:
         if inputs:
             name = f"in_{rid}.npz"
             np.savez(self.workdir / name, **inputs)
-            if self.mode == "user":
-                os.chown(self.workdir / name, *unprivileged_user())
             request["inputs"] = name
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())

@@ -5,6 +5,7 @@ Every call returns plain values (arrays, dicts, tuples, floats) decoded from the
 or raises StudentError / NotWritten with a message a student can act on. After a crash or a
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
 """
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,6 +95,7 @@ class Session:
         self.banned = []
         self.child = None
         self.generation = 0
+        self.deadline = None        # monotonic time by which the current check must be done
 
     def __enter__(self):
         return self
@@ -169,10 +171,16 @@ class Session:
         return specs
 
     def _run(self, call, op, timeout, inputs, **fields):
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0.5:
+                raise StudentError(f"This check ran out of time before {call}: your code is too slow here "
+                                   "(a Python loop over samples or pixels?).")
+            timeout = min(timeout, remaining)
         try:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
         except ChildTimeout:
-            raise StudentError(f"{call} did not finish within {timeout:g} s. Is there an infinite loop, "
+            raise StudentError(f"{call} did not finish within {timeout:.3g} s. Is there an infinite loop, "
                                "or a Python loop over samples or pixels?")
         except ChildDied:
             raise StudentError(f"The Python process running your code stopped during {call} "

@@ -18,7 +18,7 @@ class Check:
     id: str
     function: object
     group: str
-    budget: float          # wall-clock seconds the whole check may take
+    budget: float          # wall-clock seconds the whole check may take (None: its calls set their own)
 
 
 def default_group(check_id):
