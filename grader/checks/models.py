@@ -51,9 +51,15 @@ def student_model(ctx, kind, seed=5, store="model"):
     return Obj(store), params
 
 
+BIAS_HINTS = {"conv_b": "The bias gradient sums dZ over the batch and both pixel axes: axis=(0, 2, 3)."}
+
+
 def expect_grads(got, want, what, n):
     expect_dict(got, want.keys(), what)
     for name in want:
+        if want[name].ndim == 1:
+            expect_shape(got[name], want[name].shape, f"{what}[{name!r}]", BIAS_HINTS.get(
+                name, "A bias gradient sums over the batch axis: np.sum(delta, axis=0)."))
         expect_close(got[name], want[name], f"{what}[{name!r}]", GRADIENTS, n=n,
                      signatures=[("your gradient is transposed", want[name].T)] if want[name].ndim == 2 else ())
 
