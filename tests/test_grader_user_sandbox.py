@@ -1,0 +1,81 @@
+"""The "user" sandbox: the grader is root, user namespaces are unavailable (as in Docker, and so on
+Gradescope), so student code runs as the unprivileged user `nobody`. Tested with a Python that
+`nobody` can run: a virtual environment of the system Python in a world-readable folder."""
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradertools_core import NO_TRAINING, ROOT
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("python3", path="/usr/bin"),
+                                reason="needs root and /usr/bin/python3")
+
+
+@pytest.fixture(scope="module")
+def system_python(request):
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody'")
+    venv = Path(tempfile.mkdtemp(prefix="mnist-system-venv-"))      # pytest's own tmp folders are private
+    os.chmod(venv, 0o755)
+    request.addfinalizer(lambda: shutil.rmtree(venv, ignore_errors=True))
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"numpy=={np.__version__}"],
+                   check=True, capture_output=True)
+    for parent in [venv, *venv.parents]:
+        if not os.stat(parent).st_mode & 0o001:
+            pytest.skip(f"{parent} is not searchable by other users")
+    return venv / "bin" / "python"
+
+
+def grade(python, submission, *args):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user"}
+    return subprocess.run([str(python), "-m", "grader", "grade", str(submission), *args], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_reference_scores_full_marks_as_nobody(system_python):
+    proc = grade(system_python, ROOT / "solution", *NO_TRAINING)
+    assert proc.returncode == 0, proc.stderr
+    score = [line for line in proc.stdout.splitlines() if line.startswith("Score:")][0]
+    got, total = score.split()[1], score.split()[3]
+    assert got == total, proc.stdout
+    assert "unprivileged user" in proc.stdout
+
+
+def test_student_code_runs_as_nobody_and_cannot_write_the_submission(system_python, tmp_path):
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    for name in ("mlp.py", "cnn.py"):
+        shutil.copy(ROOT / "solution" / name, folder / name)
+    source = (ROOT / "solution" / "functional.py").read_text()
+    probe = textwrap.dedent('''
+        import os as _os
+        if _os.getuid() == 0:
+            raise RuntimeError("running as root")
+        try:
+            open(_os.path.join(_os.path.dirname(__file__), "functional.py"), "a").close()
+            raise RuntimeError("the submission is writable")
+        except PermissionError:
+            pass
+    ''')
+    (folder / "functional.py").write_text(source + probe)
+    proc = grade(system_python, folder, "--only", "functional.relu")
+    assert proc.returncode == 0, proc.stderr
+    assert "Score: 5 / 5" in proc.stdout, proc.stdout
+
+
+def test_the_report_warns_when_the_kit_is_readable_by_that_user(system_python):
+    from grader.isolation import exposed_to_others
+    proc = grade(system_python, ROOT / "solution", "--only", "functional.relu")
+    exposed = exposed_to_others([ROOT / "solution", ROOT / "grader", ROOT / "data"])
+    assert ("WARNING" in proc.stdout) == bool(exposed), proc.stdout
