@@ -27,6 +27,8 @@ BANNED = frozenset({
     "mindspore", "tinygrad", "micrograd", "mlx", "dynet", "caffe2", "tensorly",
     "pytorch_lightning", "lightning",
 })
+# The kit itself: the reference solution and the grader stay out of reach of student code.
+KIT = frozenset({"grader", "solution", "data_scripts"})
 
 _perf_counter = time.perf_counter
 _ndarray = np.ndarray
@@ -48,6 +50,7 @@ _json_dumps = json.dumps
 _json_loads = json.loads
 _os_replace = os.replace
 _open = open
+_settrace = sys.settrace
 
 
 class BannedImportGuard(importlib.abc.MetaPathFinder):
@@ -58,6 +61,8 @@ class BannedImportGuard(importlib.abc.MetaPathFinder):
         self.attempts = []
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in KIT:
+            raise ImportError(f"No module named {fullname!r}")
         if fullname.partition(".")[0] in BANNED:
             self.attempts.append({"module": fullname, "where": student_frames(traceback.extract_stack(), self.submission_dir)})
             raise ImportError(f"No module named {fullname!r}: {fullname.partition('.')[0]} is not allowed in this "
@@ -252,6 +257,31 @@ class Child:
             if _perf_counter() - start > request.get("give_up_after", 5.0):
                 break
         return best
+
+    def op_count_lines(self, request, inputs):
+        """How many lines of the student's files one call executes (Python loops show up here)."""
+        args, kwargs = self.arguments(request, inputs)
+        fn = self.resolve(request["fn"])
+        count = [0]
+        submission_dir, known = self.submission_dir, {}
+
+        def local(frame, event, arg):
+            if event == "line":
+                count[0] += 1
+            return local
+
+        def calls(frame, event, arg):
+            code = frame.f_code
+            if code not in known:
+                known[code] = os.path.dirname(os.path.abspath(code.co_filename)) == submission_dir
+            return local if known[code] else None
+
+        _settrace(calls)
+        try:
+            fn(*args, **kwargs)
+        finally:
+            _settrace(None)
+        return count[0]
 
     def op_train(self, request, inputs):
         """The grader's own SGD loop around the student's model; returns test probabilities."""

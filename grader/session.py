@@ -257,6 +257,15 @@ class Session:
                                 give_up_after=give_up_after)
         return float(value)
 
+    def count_lines(self, fn, *args, timeout=10.0):
+        """Lines of the student's files executed by one call of fn(*args)."""
+        self._module_problem(fn)
+        inputs = {}
+        arg_specs = self._encode(args, inputs)
+        call = f"{fn.split('.')[-1]}({', '.join(describe(a) for a in args)})"
+        _, value, _ = self._run(call, "count_lines", timeout, inputs, fn=fn, args=arg_specs)
+        return int(value)
+
     def train(self, cls, data, timeout, **settings):
         """Train a fresh model of class `cls` with the grader's loop; returns test probabilities etc."""
         self._module_problem(cls)

@@ -80,3 +80,31 @@ def vectorized(ctx):
                 + (f" It has {loops} nested Python loops: loop at most over the kh*kw kernel offsets or the filters,"
                    " never over samples or pixels." if loops >= 2 else " Vectorize it with extract_patches and one contraction."))
     return f"conv2d_forward {got[0] * 1000:.1f} ms, conv2d_backward {got[1] * 1000:.1f} ms (reference {want[0] * 1000:.1f} / {want[1] * 1000:.1f} ms)"
+
+
+def conv_calls(n, size):
+    """Arguments of conv2d_forward and conv2d_backward for n images of size x size."""
+    x, weight, bias = cases.conv_inputs(310, n, 1, size, size, 3, 3, 3)
+    dout = cases.rng(311).normal(size=(n, 3, size - 2, size - 2))
+    return {"cnn.conv2d_forward": (x, weight, bias), "cnn.conv2d_backward": (dout, x, weight)}
+
+
+@check("policy.vectorized: no loops over samples or pixels")
+def no_sample_or_pixel_loops(ctx):
+    """Counts the lines of Python the convolution runs: vectorized code runs as many for 40 images
+    of 20x20 as for 2 images of 8x8; a loop over samples or pixels runs more. Loops over the kernel
+    offsets or the filters are fine (their counts do not change here)."""
+    small, more_images, more_pixels = conv_calls(2, 8), conv_calls(40, 8), conv_calls(2, 20)
+    slack = 4
+    for fn in small:
+        name = fn.split(".")[1]
+        base = ctx.student.count_lines(fn, *small[fn])
+        for label, calls, what in (("images", more_images, "sample"), ("pixels", more_pixels, "pixel")):
+            lines = ctx.student.count_lines(fn, *calls[fn])
+            if lines > base + slack:
+                raise CheckFailed(
+                    f"{name} runs {base} lines of Python for 2 images of 8x8 but {lines} for "
+                    + ("40 images of 8x8" if label == "images" else "2 images of 20x20")
+                    + f": it loops over {label}. Loop at most over the kh*kw kernel offsets or the filters, never "
+                    f"over {what}s; let NumPy handle the batch and the pixels (extract_patches and one contraction).")
+    return "no Python loop over samples or pixels"
