@@ -96,6 +96,8 @@ class Session:
         self.child = None
         self.generation = 0
         self.deadline = None        # monotonic time by which the current check must be done
+        self.hung = {}              # function or method name -> seconds it ran before being stopped
+        self.classes = {}           # name of an object in the child -> its class ("mlp.MLP")
 
     def __enter__(self):
         return self
@@ -171,6 +173,12 @@ class Session:
         return specs
 
     def _run(self, call, op, timeout, inputs, **fields):
+        name = fields.get("fn") or fields.get("cls")
+        if "method" in fields:
+            name = f"{self.classes.get(fields['obj'])}.{fields['method']}"
+        if name in self.hung:       # one hang is reported once per check, not waited for again
+            raise StudentError(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
+                               "earlier in this grading run. Is there an infinite loop?")
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0.5:
@@ -180,6 +188,7 @@ class Session:
         try:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
         except ChildTimeout:
+            self.hung[name] = timeout
             raise StudentError(f"{call} did not finish within {timeout:.3g} s. Is there an infinite loop, "
                                "or a Python loop over samples or pixels?")
         except ChildDied:
@@ -233,6 +242,7 @@ class Session:
         inputs = {}
         kw_specs = dict(zip(kwargs, self._encode(list(kwargs.values()), inputs)))
         call = f"{cls.split('.')[-1]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        self.classes[store] = cls
         meta, value, _ = self._run(call, "new", timeout, inputs, cls=cls, kwargs=kw_specs, store=store, bare_ok=bare_ok)
         return Reply(value, meta["warnings"], meta["seconds"])
 
@@ -282,5 +292,8 @@ def import_message(module, error):
                     f"    {where[3]}\nFix the syntax error; nothing in {module}.py can be graded until it parses.")
         return f"{module}.py does not parse: {error['message']}"
     if error["type"] == "SystemExit":
-        return f"{module}.py called sys.exit() while being imported; remove it (module-level code must only define things)."
+        file, line = (error["frames"][-1][:2]) if error["frames"] else (f"{module}.py", "?")
+        via = f" (imported by {module}.py)" if file != f"{module}.py" else ""
+        return (f"{file} line {line} calls sys.exit() while being imported{via}; remove it "
+                "(module-level code must only define things).")
     return crash_message(f"importing {module}.py", error)

@@ -4,7 +4,7 @@ import numpy as np
 
 from grader import cases, reference
 from grader.checks import check
-from grader.compare import (FLOAT32, GRADIENTS, expect_close, expect_finite, expect_shape,
+from grader.compare import (FLOAT32, GRADIENTS, expect_close, expect_dtype, expect_finite, expect_shape,
                             expect_unchanged)
 from grader.errors import CheckFailed
 
@@ -84,13 +84,14 @@ def forward_signatures(x, weight, bias):
             ("the bias is missing", ref.conv2d_forward(x, weight, np.zeros_like(bias)))]
 
 
-@check("cnn.conv2d_forward: shape")
+@check("cnn.conv2d_forward: shape and dtype")
 def conv_forward_shape(ctx):
     for n, c, h, w, f, kh, kw in CONFIGS:
         x, weight, bias = cases.conv_inputs(210, n, c, h, w, f, kh, kw)
         got = ctx.student.call("cnn.conv2d_forward", x, weight, bias).value
-        expect_shape(got, (n, f, h - kh + 1, w - kw + 1), f"conv2d_forward(x, weight, bias) with x {x.shape}, "
-                     f"weight {weight.shape}", "The output is (N, F, H - kh + 1, W - kw + 1).")
+        what = f"conv2d_forward(x, weight, bias) with x {x.shape}, weight {weight.shape}"
+        expect_shape(got, (n, f, h - kh + 1, w - kw + 1), what, "The output is (N, F, H - kh + 1, W - kw + 1).")
+        expect_dtype(got, np.float64, what + " float64")
 
 
 @check("cnn.conv2d_forward: values match the reference")
@@ -139,12 +140,14 @@ def backward_reply(ctx, seed, n, c, h, w, f, kh, kw, echo=False):
     return reply, got, (dout, x, weight), what
 
 
-@check("cnn.conv2d_backward: shapes")
+@check("cnn.conv2d_backward: shapes and dtypes")
 def conv_backward_shapes(ctx):
     for config in CONFIGS:
         _, got, (dout, x, weight), what = backward_reply(ctx, 220, *config)
         for name, value, shape in zip(("dx", "dweight", "dbias"), got, (x.shape, weight.shape, (weight.shape[0],))):
-            expect_shape(value, shape, f"{name} from {what}")
+            expect_shape(value, shape, f"{name} from {what}",
+                         "dbias sums dout over axes (0, 2, 3)." if name == "dbias" else "")
+            expect_dtype(value, np.float64, f"{name} from {what} with float64 inputs")
 
 
 @check("cnn.conv2d_backward: gradients match the reference")
@@ -163,7 +166,8 @@ def conv_backward_values(ctx):
 
 @check("cnn.conv2d_backward: numerical gradient check")
 def conv_backward_numerical(ctx):
-    """Directional central differences of sum(conv2d_forward(x, weight, bias) * dout), both the student's."""
+    """Directional central differences of sum(conv2d_forward(x, weight, bias) * dout), taken here with
+    the contract's forward pass, against the student's dx, dweight, dbias."""
     _, got, (dout, x, weight), what = backward_reply(ctx, 222, 2, 2, 6, 5, 3, 3, 2)
     bias = cases.rng(223).normal(size=weight.shape[0])
     rng, h = cases.rng(224), 1e-5
@@ -173,12 +177,11 @@ def conv_backward_numerical(ctx):
         for sign in (1, -1):
             args = [x, weight, bias]
             args[index] = value + sign * h * direction
-            out = ctx.student.call("cnn.conv2d_forward", *args).value
-            totals.append(float(np.sum(expect_shape(out, dout.shape, "conv2d_forward(x, weight, bias)") * dout)))
+            totals.append(float(np.sum(ref.conv2d_forward(*args) * dout)))
         numeric = (totals[0] - totals[1]) / (2 * h)
         analytic = float(np.sum(expect_shape(got[index], value.shape, f"d{name}") * direction))
         if not abs(numeric - analytic) <= 1e-5 * max(abs(numeric), abs(analytic)) + 1e-7:
-            raise CheckFailed(f"d{name} from {what} disagrees with central differences of your conv2d_forward: along a "
+            raise CheckFailed(f"d{name} from {what} disagrees with central differences of the convolution: along a "
                               f"random direction the output changes at rate {numeric:.6g}, your d{name} says {analytic:.6g}.")
 
 

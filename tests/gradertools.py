@@ -1,0 +1,376 @@
+"""Helpers for the tests that run the real grader on whole submissions (mutants, alternative
+correct solutions, hostile folders): build a submission folder, run
+`python -m grader grade DIR --json results.json`, and read the scores per contract item.
+
+The grader runs under a small watchdog (this file, run as a script: `python gradertools.py reap
+...`). The watchdog makes itself a Linux "child subreaper", so every process the grader or the
+student's code leaves behind is re-parented to it instead of to init; after the grader exits it
+lists those leftovers, kills them (by pid) and reports them. It also enforces the time bound.
+
+No pytest and no third-party imports here: the watchdog runs as a plain script.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+SOLUTION = ROOT / "solution"
+ALTERNATIVES = TESTS / "alternatives"
+SUBMISSIONS = TESTS / "submissions"
+CONTRACT_FILES = ("functional.py", "mlp.py", "cnn.py")
+
+ITEMS = (
+    "functional.sigmoid", "functional.relu", "functional.softmax", "functional.one_hot",
+    "functional.cross_entropy",
+    "mlp.init", "mlp.forward", "mlp.backward", "mlp.step", "mlp.accuracy",
+    "cnn.extract_patches", "cnn.conv2d_forward", "cnn.conv2d_backward", "cnn.init", "cnn.forward",
+    "cnn.backward", "cnn.step", "cnn.accuracy",
+    "policy.vectorized", "policy.no_torch",
+)
+ACCURACY_ITEMS = ("mlp.accuracy", "cnn.accuracy")
+
+# Wall-clock bound for one whole grading run (the accuracy checks alone may train for minutes).
+GRADE_TIMEOUT = float(os.environ.get("GRADER_TEST_TIMEOUT", "900"))
+# Leftover processes get this long to disappear after the grader exits before they count.
+LEFTOVER_GRACE = 3.0
+
+HAVE_GRADER = (ROOT / "grader" / "__main__.py").is_file()
+NO_GRADER_REASON = "grader/ is not written yet (no grader/__main__.py)"
+
+FAKE_MARKER = "FAKE-RESULTS-7f3c"     # in every fake results JSON written by tests/submissions/*
+
+
+# ------------------------------------------------------------------------------------ submissions
+
+def default_skip(keep=()):
+    """The accuracy items to pass as --skip (training is slow), except those in keep."""
+    return tuple(item for item in ACCURACY_ITEMS if item not in keep)
+
+
+def copy_submission(source, dest):
+    """Copy the contract files present in folder `source` into a fresh folder `dest`."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=False)
+    for name in CONTRACT_FILES:
+        if (Path(source) / name).is_file():
+            shutil.copyfile(Path(source) / name, dest / name)
+    return dest
+
+
+def apply_mutant(mutant, text):
+    """The reference text with the mutant's edit applied; the edit must match exactly once."""
+    count = text.count(mutant.old)
+    if count != 1:
+        raise AssertionError(f"mutant {mutant.id}: `old` occurs {count} times in solution/{mutant.file}, not once")
+    return text.replace(mutant.old, mutant.new)
+
+
+def write_mutant(mutant, dest):
+    """A submission folder: solution/'s contract files, with the mutant applied to its file."""
+    dest = copy_submission(SOLUTION, dest)
+    target = dest / mutant.file
+    target.write_text(apply_mutant(mutant, target.read_text()))
+    return dest
+
+
+def load_expectations():
+    """EXPECT from tests/submissions/expectations.py (loaded by path: submissions/ is no package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("submission_expectations", SUBMISSIONS / "expectations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EXPECT
+
+
+def case_folders(root):
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+# ------------------------------------------------------------------------------------ running
+
+@dataclass
+class GraderRun:
+    command: list
+    returncode: object = None           # int, or None if the watchdog itself failed
+    timed_out: bool = False
+    elapsed: float = 0.0
+    leftovers: list = field(default_factory=list)   # [{"pid", "cmdline"}] left behind, now killed
+    subreaper: bool = False             # False: leftovers could not be tracked on this OS
+    stdout: str = ""
+    stderr: str = ""
+    results: object = None              # parsed results.json, or None
+    results_error: str = ""
+
+
+def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, extra_args=()):
+    """Grade folder `submission` into `out_json` (cwd = repository root) under the watchdog."""
+    out_json = Path(out_json)
+    cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--json", str(out_json)]
+    for item in skip:
+        cmd += ["--skip", item]
+    for item in only:
+        cmd += ["--only", item]
+    cmd += list(extra_args)
+    logs = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    report = logs / "watchdog.json"
+    watchdog = [sys.executable, str(Path(__file__).resolve()), "reap", "--timeout", str(timeout),
+                "--report", str(report), "--stdout", str(logs / "stdout.txt"),
+                "--stderr", str(logs / "stderr.txt"), "--cwd", str(ROOT), "--", *cmd]
+    run = GraderRun(command=cmd)
+    proc = subprocess.run(watchdog, capture_output=True, text=True, timeout=timeout + 120)
+    if report.is_file():
+        info = json.loads(report.read_text())
+        run.returncode, run.timed_out = info["returncode"], info["timed_out"]
+        run.elapsed, run.leftovers, run.subreaper = info["elapsed"], info["leftovers"], info["subreaper"]
+    else:
+        run.results_error = f"the watchdog failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    run.stdout = _read(logs / "stdout.txt")
+    run.stderr = _read(logs / "stderr.txt")
+    shutil.rmtree(logs, ignore_errors=True)
+    if out_json.is_file():
+        try:
+            run.results = json.loads(out_json.read_text())
+        except ValueError as exc:
+            run.results_error = f"{out_json} is not valid JSON: {exc}"
+    elif not run.results_error:
+        run.results_error = f"the grader wrote no {out_json.name}"
+    return run
+
+
+_REFERENCE_RUNS = {}
+
+
+def reference_run(skip=()):
+    """The grader's run on solution/ with these --skip items (cached for the whole session)."""
+    key = tuple(sorted(skip))
+    if key not in _REFERENCE_RUNS:
+        work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
+        submission = copy_submission(SOLUTION, work / "submission")
+        _REFERENCE_RUNS[key] = run_grader(submission, work / "results.json", skip=key)
+    return _REFERENCE_RUNS[key]
+
+
+def _read(path):
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------------------------------ results
+
+def item_of(name):
+    """'cnn.conv2d_forward: shape' -> 'cnn.conv2d_forward'."""
+    return name.split(": ", 1)[0].strip()
+
+
+def matches(item, prefixes):
+    """True when item is one of prefixes, or starts with a prefix that ends in '.' ("cnn.")."""
+    return any(item == p or (p.endswith(".") and item.startswith(p)) for p in prefixes)
+
+
+def tests_by_item(results):
+    by_item = {}
+    for test in (results or {}).get("tests", []):
+        by_item.setdefault(item_of(test.get("name", "")), []).append(test)
+    return by_item
+
+
+def score(test):
+    return float(test.get("score") or 0.0)
+
+
+def max_score(test):
+    return float(test.get("max_score") or 0.0)
+
+
+def is_full(test):
+    return score(test) >= max_score(test) - 1e-9
+
+
+def lost_points(test):
+    return score(test) < max_score(test) - 1e-9
+
+
+def is_zero(test):
+    return score(test) <= 1e-9
+
+
+def expected_items(skip):
+    return [item for item in ITEMS if item not in skip]
+
+
+def run_problems(run, skip=()):
+    """Everything that makes a grading run unusable, as sentences (empty list: fine)."""
+    problems = []
+    if run.timed_out:
+        problems.append(f"the grader did not finish within {GRADE_TIMEOUT:.0f} s")
+    if run.returncode != 0:
+        problems.append(f"the grader exited with {run.returncode}, not 0")
+    if run.results is None:
+        problems.append(run.results_error or "no results")
+    else:
+        problems += schema_problems(run.results)
+        present = set(tests_by_item(run.results))
+        missing = [item for item in expected_items(skip) if item not in present]
+        if missing:
+            problems.append(f"results.json has no checks for {missing}")
+    if run.leftovers:
+        problems.append("processes survived the grader: "
+                        + "; ".join(f"pid {p['pid']}: {p['cmdline']}" for p in run.leftovers))
+    return problems
+
+
+def schema_problems(results):
+    """The parts of Gradescope's schema these tests rely on."""
+    problems = []
+    if not isinstance(results, dict):
+        return ["results.json is not a JSON object"]
+    for key in ("score", "tests"):
+        if key not in results:
+            problems.append(f"results.json has no {key!r}")
+    tests = results.get("tests")
+    if not isinstance(tests, list) or not tests:
+        return problems + ["results.json has no list of tests"]
+    for test in tests:
+        if not isinstance(test, dict) or ": " not in str(test.get("name", "")):
+            problems.append(f"test without an '<item>: <property>' name: {test!r}"[:300])
+        elif not isinstance(test.get("score"), (int, float)) or not isinstance(test.get("max_score"), (int, float)):
+            problems.append(f"test {test['name']!r} has no numeric score and max_score")
+    return problems
+
+
+def describe(run, items=None, width=400):
+    """A readable summary of a run for assertion messages (only `items`, if given)."""
+    lines = [f"$ {' '.join(run.command)}",
+             f"exit {run.returncode}, {run.elapsed:.1f} s, timed out: {run.timed_out}, leftovers: {run.leftovers}"]
+    if run.results is not None:
+        lines.append(f"score {run.results.get('score')} / {run.results.get('max_score')}")
+        for test in run.results.get("tests", []):
+            if items is None or item_of(test.get("name", "")) in items:
+                output = " ".join(str(test.get("output", "")).split())[:width]
+                lines.append(f"  {score(test):g}/{max_score(test):g} {test.get('status', '')} {test.get('name')}: {output}")
+    else:
+        lines.append(run.results_error)
+    if run.stderr.strip():
+        lines.append("stderr (end): " + run.stderr.strip()[-1500:])
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ the watchdog
+
+def _become_subreaper():
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0          # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _descendants():
+    """[(pid, state)] of every live process below this one."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append((int(entry), fields[0]))
+    found, stack = [], [os.getpid()]
+    while stack:
+        for pid, state in children.get(stack.pop(), []):
+            found.append((pid, state))
+            stack.append(pid)
+    return found
+
+
+def _reap_zombies():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def _collect_leftovers(grace):
+    deadline = time.monotonic() + grace
+    while True:
+        _reap_zombies()
+        live = [pid for pid, state in _descendants() if state not in ("Z", "X")]
+        if not live or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    leftovers = [{"pid": pid, "cmdline": _cmdline(pid)} for pid in live]
+    for pid in live:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    time.sleep(0.2)
+    _reap_zombies()
+    return leftovers
+
+
+def _reap_main(argv):
+    import argparse
+    parser = argparse.ArgumentParser(prog="gradertools.py reap")
+    parser.add_argument("--timeout", type=float, required=True)
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--stdout", required=True)
+    parser.add_argument("--stderr", required=True)
+    parser.add_argument("--cwd", required=True)
+    parser.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    subreaper = _become_subreaper()
+    start = time.monotonic()
+    timed_out = False
+    with open(args.stdout, "wb") as out, open(args.stderr, "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=args.cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+            returncode = proc.wait()
+    elapsed = time.monotonic() - start
+    leftovers = _collect_leftovers(LEFTOVER_GRACE) if subreaper else []
+    with open(args.report, "w") as fh:
+        json.dump({"returncode": returncode, "timed_out": timed_out, "elapsed": elapsed,
+                   "leftovers": leftovers, "subreaper": subreaper}, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["reap"]:
+        sys.exit(_reap_main(sys.argv[2:]))
+    sys.exit("usage: python gradertools.py reap --timeout S --report F --stdout F --stderr F --cwd D -- CMD...")

@@ -1,0 +1,184 @@
+"""A small convolutional network: conv (8 filters, 3x3) -> ReLU -> flatten -> fc -> softmax."""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from functional import relu, softmax
+
+
+def extract_patches(x, kh, kw):
+    """Every kh x kw window of every image, as a view of x (no copy).
+
+        patches[n, c, i, j, p, q] = x[n, c, i + p, j + q]
+
+    as_strided builds the view from x's own strides: moving one step along i
+    (or along p) moves one row in x; one step along j (or q) moves one column.
+
+    Inputs:
+    - x: batch of images, shape (N, C, H, W); any dtype, any memory layout
+    - kh, kw: window height and width
+
+    Returns:
+    - patches: read-only view of x, shape (N, C, H - kh + 1, W - kw + 1, kh, kw)
+    """
+    N, C, H, W = x.shape
+    sN, sC, sH, sW = x.strides
+    return as_strided(
+        x,
+        shape=(N, C, H - kh + 1, W - kw + 1, kh, kw),
+        strides=(sN, sC, sH, sW, sH, sW),
+        writeable=False,
+    )
+
+
+def conv2d_forward(x, weight, bias):
+    """Apply F filters to a batch of images (valid cross-correlation, stride 1).
+
+    Each filter is laid over every kh x kw window of the image, multiplied
+    elementwise across all C channels and summed; bias[f] is then added:
+        out[n, f, i, j] = sum_{c,p,q} x[n, c, i+p, j+q] * weight[f, c, p, q] + bias[f]
+    No padding, and the kernel is not flipped.
+
+    Inputs:
+    - x: batch of images, shape (N, C, H, W)
+    - weight: filters, shape (F, C, kh, kw)
+    - bias: one offset per filter, shape (F,)
+
+    Returns:
+    - out: feature maps, shape (N, F, H - kh + 1, W - kw + 1); float64 for float64 inputs
+
+    Hint: extract_patches(x, kh, kw) hands you every window at once; one contraction
+    over the (C, kh, kw) axes does the rest. Loops over images or pixels are too slow.
+    """
+    F, C, kh, kw = weight.shape
+    patches = extract_patches(x, kh, kw)                                     # (N, C, OH, OW, kh, kw)
+    out = np.tensordot(patches, weight, axes=([1, 4, 5], [1, 2, 3]))         # (N, OH, OW, F)
+    out = out + bias                                                         # bias along F
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))                   # (N, F, OH, OW)
+
+
+def conv2d_backward(dout, x, weight):
+    """Gradients of a loss through conv2d_forward, given the upstream gradient dout.
+
+        dbias[f]         = sum_{n,i,j} dout[n, f, i, j]
+        dweight[f,c,p,q] = sum_{n,i,j} dout[n, f, i, j] * x[n, c, i+p, j+q]
+        dx[n,c,i+p,j+q] += sum_f      dout[n, f, i, j] * weight[f, c, p, q]
+
+    Inputs:
+    - dout: upstream gradient, shape (N, F, OH, OW)
+    - x: the input of the forward pass, shape (N, C, H, W)
+    - weight: the filters of the forward pass, shape (F, C, kh, kw)
+
+    Returns a tuple of:
+    - dx: shape (N, C, H, W)
+    - dweight: shape (F, C, kh, kw)
+    - dbias: shape (F,)
+
+    Hint: dweight is one contraction of dout with extract_patches(x, kh, kw).
+    For dx, a loop over the kh * kw kernel offsets (p, q) is fine.
+    """
+    F, C, kh, kw = weight.shape
+    N, _, OH, OW = dout.shape
+    dbias = np.sum(dout, axis=(0, 2, 3))                                               # (F,)
+    patches = extract_patches(x, kh, kw)                                               # (N, C, OH, OW, kh, kw)
+    dweight = np.tensordot(dout, patches, axes=([0, 2, 3], [0, 2, 3]))                 # (F, C, kh, kw)
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, weight))                         # (N, C, H, W)
+    for p in range(kh):
+        for q in range(kw):
+            # every output pixel (i, j) sends dout * weight[:, :, p, q] back to x[.., i+p, j+q]
+            contribution = np.tensordot(dout, weight[:, :, p, q], axes=([1], [0]))     # (N, OH, OW, C)
+            dx[:, :, p:p + OH, q:q + OW] += contribution.transpose(0, 3, 1, 2)
+    return dx, dweight, dbias
+
+
+class CNN:
+    """conv (F filters, k x k, no padding) -> ReLU -> flatten -> fully connected -> softmax.
+
+        Z = conv2d_forward(X, conv_W, conv_b)     (N, F, OH, OW)
+        A = relu(Z)                               (N, F, OH, OW)
+        flat = A reshaped to (N, F * OH * OW)     (C order over F, OH, OW)
+        probs = softmax(flat fc_W + fc_b)         (N, num_classes)
+
+    Attributes:
+    - params: dict of float64 arrays
+        conv_W (F, C, k, k), conv_b (F,), fc_W (F * OH * OW, num_classes), fc_b (num_classes,)
+    """
+
+    def __init__(self, in_channels=1, num_filters=8, kernel_size=3, image_size=28,
+                 num_classes=10, seed=0):
+        """Create the parameters.
+
+        rng = np.random.default_rng(seed); draw conv_W first with standard deviation
+        sqrt(2 / (C * k * k)) (He initialization), then fc_W with standard deviation
+        sqrt(1 / (F * OH * OW)); biases start at zero. OH = OW = image_size - k + 1.
+
+        Inputs:
+        - in_channels: C
+        - num_filters: F
+        - kernel_size: k (square kernels)
+        - image_size: H = W of the input images
+        - num_classes: number of outputs
+        - seed: seed of the random generator (same seed, same weights)
+        """
+        C, F, k = in_channels, num_filters, kernel_size
+        out_size = image_size - k + 1
+        fc_in = F * out_size * out_size
+        rng = np.random.default_rng(seed)
+        self.params = {
+            "conv_W": rng.normal(0.0, np.sqrt(2.0 / (C * k * k)), (F, C, k, k)),
+            "conv_b": np.zeros(F),
+            "fc_W": rng.normal(0.0, np.sqrt(1.0 / fc_in), (fc_in, num_classes)),
+            "fc_b": np.zeros(num_classes),
+        }
+
+    def forward(self, X):
+        """Compute class probabilities for a batch and remember what backward needs.
+
+        Inputs:
+        - X: batch of images, shape (N, C, H, W)
+
+        Returns:
+        - probs: shape (N, num_classes); each row sums to 1
+        """
+        p = self.params
+        Z = conv2d_forward(X, p["conv_W"], p["conv_b"])    # (N, F, OH, OW)
+        flat = relu(Z).reshape(X.shape[0], -1)             # (N, F*OH*OW)
+        probs = softmax(flat @ p["fc_W"] + p["fc_b"])      # (N, num_classes)
+        self.cache = (X, Z, flat, probs)
+        return probs
+
+    def backward(self, targets):
+        """Gradients of the mean cross-entropy of the last forward batch.
+
+            delta = (probs - targets) / N                  (N, num_classes)
+            dfc_W = flat^T delta       dfc_b = sum_n delta
+            dZ = (delta fc_W^T reshaped to Z's shape) * (Z > 0)
+            dconv_W, dconv_b from conv2d_backward(dZ, X, conv_W)
+
+        Inputs:
+        - targets: one-hot labels of the last forward batch, shape (N, num_classes)
+
+        Returns:
+        - grads: dict with the keys and shapes of self.params
+        """
+        X, Z, flat, probs = self.cache
+        delta = (probs - targets) / X.shape[0]                             # (N, num_classes)
+        dZ = (delta @ self.params["fc_W"].T).reshape(Z.shape) * (Z > 0)    # (N, F, OH, OW)
+        _, dconv_W, dconv_b = conv2d_backward(dZ, X, self.params["conv_W"])
+        return {
+            "conv_W": dconv_W,
+            "conv_b": dconv_b,
+            "fc_W": flat.T @ delta,
+            "fc_b": np.sum(delta, axis=0),
+        }
+
+    def step(self, grads, lr):
+        """One step of gradient descent: params[k] <- params[k] - lr * grads[k].
+
+        Inputs:
+        - grads: dict with the keys and shapes of self.params
+        - lr: learning rate (float)
+
+        Returns: nothing; self.params is updated.
+        """
+        for name in self.params:
+            self.params[name] -= lr * grads[name]
