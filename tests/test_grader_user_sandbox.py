@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradertools_core import NO_TRAINING, ROOT
+import gradertools as gt
+
+ROOT = gt.ROOT
+NO_TRAINING = tuple(x for item in gt.ACCURACY_ITEMS for x in ("--skip", item))
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("python3", path="/usr/bin"),
                                 reason="needs root and /usr/bin/python3")
