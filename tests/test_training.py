@@ -25,8 +25,8 @@ EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+)\s+loss_sum=([\d.]+)\s+loss_mean=([\
 @pytest.fixture(scope="session")
 def mnist():
     """The real MNIST arrays; fetched once into data/ if missing (a no-op when present)."""
-    subprocess.run([sys.executable, str(ROOT / "data_scripts" / "fetch_mnist.py"), "--root", str(DATA_ROOT)],
-                   check=True)
+    fetch = ROOT / "data_scripts" / "fetch_mnist.py"
+    subprocess.run([sys.executable, str(fetch), "--root", str(DATA_ROOT)], check=True)
     return load_mnist(root=DATA_ROOT)
 
 
