@@ -316,7 +316,8 @@ class Child:
         for begin in range(0, len(test), 1000):
             chunk = ((test[begin:begin + 1000] / 255.0 - 0.1307) / 0.3081).reshape((-1,) + shape)
             outputs.append(_array(model.forward(chunk), dtype=float))
-        return {"test_probs": np.concatenate(outputs), "epoch_loss": _array(losses), "epoch_seconds": _array(seconds)}
+        return {"test_probs": np.concatenate(outputs), "epoch_loss": _array(losses), "epoch_seconds": _array(seconds),
+                "params": getattr(model, "params", None)}
 
 
 def main():

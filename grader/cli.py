@@ -1,6 +1,7 @@
 """Command line: `python -m grader grade SUBMISSION ...` and `python -m grader release`.
 Exit codes: 0 grading completed (whatever the score); 2 the grader could not run."""
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,14 @@ def protect_sys_path():
     cwd = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if not (os.path.abspath(p or ".") == cwd and any(
         os.path.exists(os.path.join(cwd, name)) for name in ("functional.py", "mlp.py", "cnn.py")))]
+
+
+# Verbs implemented in their own module: each has add_arguments(subparser) and run(args) -> exit code.
+PLUGGED_VERBS = {
+    "batch": ("grader.batch", "grade every submission (sub-folder or .zip) of a folder"),
+    "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
+    "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
+}
 
 
 def parser():
@@ -30,7 +39,10 @@ def parser():
                    help="skip checks whose id starts with PREFIX (repeatable), e.g. --skip mlp.accuracy")
     g.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
     g.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
+    g.add_argument("--feedback", metavar="DIR", help="write the student's feedback report (feedback.md, feedback.html) here")
     g.add_argument("--quiet", action="store_true", help="print only the final score line")
+    for verb, (module, help_text) in PLUGGED_VERBS.items():
+        importlib.import_module(module).add_arguments(verbs.add_parser(verb, help=help_text))
     r = verbs.add_parser("release", help="generate assignment/ from solution/")
     r.add_argument("--check", action="store_true", help="write nothing; exit 1 if assignment/ is out of date")
     r.add_argument("--solution", metavar="DIR")
@@ -48,6 +60,8 @@ def main(argv=None):
             forwarded += ["--solution", args.solution] if args.solution else []
             forwarded += ["--out", args.out] if args.out else []
             return generate.main(forwarded)
+        if args.verb in PLUGGED_VERBS:
+            return importlib.import_module(PLUGGED_VERBS[args.verb][0]).run(args)
         return grade_command(args)
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -70,6 +84,9 @@ def grade_command(args):
         write_gradescope(report, args.json)
     if args.junit:
         write_junit(report, args.junit)
+    if args.feedback:
+        from grader.feedback import write_feedback
+        write_feedback(report, args.feedback, data_root=args.data_root)
     if args.quiet:
         print(f"Score: {report.score:g} / {report.max_score:g}")
     else:

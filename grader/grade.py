@@ -36,15 +36,10 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
     finally:
         submission.cleanup()
     notes = sandbox_warnings() + [f"{name}: {problem}" for name, problem in submission.problems.items()]
-    extras = {key: value["accuracy"] for key, value in shared.items() if key.endswith(".training")}
-    extras = {key.replace(".training", ".accuracy"): value for key, value in extras.items()}
-    for key, value in shared.items():
-        if key.endswith(".training"):
-            extras[key.replace(".training", ".epoch_seconds")] = value["epoch_seconds"]
-    report = build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
-    report.extras["training"] = {k: {"epoch_loss": v["epoch_loss"], "epoch_seconds": v["epoch_seconds"],
-                                     "accuracy": v["accuracy"]} for k, v in shared.items() if k.endswith(".training")}
-    return report
+    training = {key.split(".")[0]: value for key, value in shared.items() if key.endswith(".training")}
+    extras = {f"{item}.accuracy": record["accuracy"] for item, record in training.items()}
+    extras["training"] = training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
+    return build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
 
 
 def mnist_loader(data_root):

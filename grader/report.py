@@ -37,7 +37,7 @@ class Report:
     execution_time: float
     sandbox: str
     notes: list = field(default_factory=list)
-    extras: dict = field(default_factory=dict)      # accuracy figures, epoch times (no arrays)
+    extras: dict = field(default_factory=dict)      # accuracy figures; "training": per-model curves, predictions
 
     def to_dict(self):
         return asdict(self)

@@ -32,8 +32,12 @@ def train_and_score(session, mnist, item, timeout, seed=0):
     predictions = np.empty(len(order), dtype=np.int64)
     predictions[order] = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1)
     accuracy = float(np.mean(predictions == mnist["test_labels"]))
-    return accuracy, {"accuracy": accuracy, "epoch_loss": result["epoch_loss"].tolist(),
-                      "epoch_seconds": result["epoch_seconds"].tolist(), "predictions": predictions}
+    record = {"accuracy": accuracy, "epoch_loss": result["epoch_loss"].tolist(),
+              "epoch_seconds": result["epoch_seconds"].tolist(), "predictions": predictions.tolist()}
+    params = result.get("params")
+    if isinstance(params, dict) and isinstance(params.get("conv_W"), np.ndarray):
+        record["conv_W"] = params["conv_W"].tolist()        # the learned filters, for the feedback report
+    return accuracy, record
 
 
 def register(item):
