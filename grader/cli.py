@@ -22,6 +22,7 @@ PLUGGED_VERBS = {
     "batch": ("grader.batch", "grade every submission (sub-folder or .zip) of a folder"),
     "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
     "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
+    "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
 }
 
 

@@ -1,34 +1,212 @@
-"""The reference solution, imported in the grader's process only (never in a child).
+"""The reference solution, as the checks see it: `reference.functional`, `reference.mlp`,
+`reference.cnn`. Used in the grader's process only, never in a child.
 
-Loaded by file path under the contract's module names, so a submission that happens to sit in
-the current directory can never be imported here instead.
+Three modes:
+- "live" (the full kit): solution/*.py, loaded by file path under the contract's module names, so a
+  submission that happens to sit in the current directory can never be imported here instead;
+- "record": live, and every answer is kept, to build the public kit students run locally;
+- "replay" (the public kit, which has no solution code): answers come from public_reference.npz,
+  recorded from the public checks. A check that asks for anything else cannot run there.
+Reference models are proxies keyed on their constructor arguments and parameters, so a replayed
+`MLP(...).forward(X)` finds the answer recorded for the same parameters and the same X.
 """
+import hashlib
 import importlib.util
+import json
 import marshal
 import sys
 from pathlib import Path
 
+import numpy as np
+
 SOLUTION_DIR = Path(__file__).resolve().parent.parent / "solution"
+RECORDING = Path(__file__).with_name("public_reference.npz")
+CLASSES = {"MLP", "CNN"}
+
+
+class NotRecorded(Exception):
+    """The public kit has no recorded reference answer for this call."""
 
 
 def _load(name):
     module = sys.modules.get(name)
     if module is not None and Path(getattr(module, "__file__", "")).resolve().parent == SOLUTION_DIR:
         return module
-    spec = importlib.util.spec_from_file_location(name, SOLUTION_DIR / f"{name}.py")
+    path = SOLUTION_DIR / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not part of this copy of the grader")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-functional = _load("functional")
-mlp = _load("mlp")
-cnn = _load("cnn")
+def digest(*values):
+    """A key for arguments: equal values give equal keys, whatever their memory layout."""
+    h = hashlib.sha256()
+
+    def feed(value):
+        if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+            value = np.asarray(value)
+            h.update(f"a{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, dict):
+            h.update(b"d")
+            for key in sorted(value):
+                h.update(repr(key).encode())
+                feed(value[key])
+        elif isinstance(value, (list, tuple)):
+            h.update(f"l{len(value)}".encode())
+            for item in value:
+                feed(item)
+        else:
+            h.update(repr(value).encode())
+    for value in values:
+        feed(value)
+    return h.hexdigest()[:32]
+
+
+class Answers:
+    """Recorded reference answers: key -> value (arrays, dicts, tuples, floats)."""
+
+    def __init__(self):
+        self.values = {}
+
+    def save(self, path):
+        arrays, index = {}, {}
+
+        def encode(value):
+            if isinstance(value, (np.ndarray, np.generic)):
+                name = f"v{len(arrays)}"
+                arrays[name] = np.asarray(value)
+                return {"array": name}
+            if isinstance(value, dict):
+                return {"dict": {k: encode(v) for k, v in value.items()}}
+            if isinstance(value, (list, tuple)):
+                return {"tuple": [encode(v) for v in value]}
+            return {"value": value}
+        for key, value in self.values.items():
+            index[key] = encode(value)
+        arrays["__index__"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        answers = cls()
+        with np.load(path, allow_pickle=False) as npz:
+            index = json.loads(npz["__index__"].tobytes().decode())
+            arrays = {name: npz[name] for name in npz.files if name != "__index__"}
+
+        def decode(spec):
+            if "array" in spec:
+                return arrays[spec["array"]]
+            if "dict" in spec:
+                return {k: decode(v) for k, v in spec["dict"].items()}
+            if "tuple" in spec:
+                return tuple(decode(v) for v in spec["tuple"])
+            return spec["value"]
+        answers.values = {key: decode(spec) for key, spec in index.items()}
+        return answers
+
+
+def copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: copy(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(copy(v) for v in value)
+    return value
+
+
+class Reference:
+    """Answers reference calls in the current mode."""
+
+    def __init__(self):
+        live = (SOLUTION_DIR / "functional.py").is_file()
+        self.mode = "live" if live else "replay"
+        self.answers = Answers() if live else (Answers.load(RECORDING) if RECORDING.is_file() else Answers())
+        self.modules = {name: _load(name) for name in ("functional", "mlp", "cnn")} if live else {}
+
+    def answer(self, key, compute):
+        if self.mode == "replay":
+            if key not in self.answers.values:
+                raise NotRecorded(key)
+            return copy(self.answers.values[key])
+        value = compute()
+        if self.mode == "record":
+            self.answers.values[key] = copy(value)
+        return value
+
+
+REFERENCE = Reference()
+
+
+class ModelProxy:
+    """A reference model: params is a plain dict the checks may set; forward/backward are answered."""
+
+    def __init__(self, module, name, **kwargs):
+        self._module, self._name, self._kwargs = module, name, kwargs
+        self._key = f"{module}.{name}({digest(kwargs)})"
+        self._last_X = None
+        self.params = REFERENCE.answer(self._key + ".params", lambda: self._real().params)
+
+    def _real(self):
+        model = getattr(REFERENCE.modules[self._module], self._name)(**self._kwargs)
+        if hasattr(self, "params"):
+            model.params = copy(self.params)
+        return model
+
+    def forward(self, X):
+        self._last_X = X
+        key = f"{self._key}.forward({digest(self.params, X)})"
+        return REFERENCE.answer(key, lambda: self._real().forward(X))
+
+    def backward(self, targets):
+        X = self._last_X
+
+        def compute():
+            model = self._real()
+            model.forward(X)
+            return model.backward(targets)
+        return REFERENCE.answer(f"{self._key}.backward({digest(self.params, X, targets)})", compute)
+
+
+class ModuleProxy:
+    """reference.functional / .mlp / .cnn: functions and model classes, answered in the current mode."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        if attr in CLASSES:
+            return lambda **kwargs: ModelProxy(self._name, attr, **kwargs)
+
+        def function(*args, **kwargs):
+            key = f"{self._name}.{attr}({digest(args, kwargs)})"
+            return REFERENCE.answer(key, lambda: getattr(REFERENCE.modules[self._name], attr)(*args, **kwargs))
+        function.__name__ = attr
+        return function
+
+
+functional = ModuleProxy("functional")
+mlp = ModuleProxy("mlp")
+cnn = ModuleProxy("cnn")
+
+
+def timed(key, measure):
+    """A reference timing: measured live, recorded for the public kit, replayed there."""
+    return REFERENCE.answer(f"timing.{key}", measure)
 
 
 def functional_code():
-    """The reference functional.py compiled (no source text), for a child whose own is broken."""
+    """The reference functional.py compiled (no source text), for a child whose own is broken;
+    None in the public kit, which has no reference code."""
+    if REFERENCE.mode == "replay":
+        return None
     source = (SOLUTION_DIR / "functional.py").read_text()
     return marshal.dumps(compile(source, "functional.py", "exec"))
 

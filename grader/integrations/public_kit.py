@@ -1,0 +1,118 @@
+"""`python -m grader public-kit --out DIR`: the grader students may have, without the solution.
+
+Students run the public checks on their own machine (`python -m grader grade . --public`) and in
+their repository's CI. The full kit cannot be handed out: its grader computes expected values with
+solution/. The public kit instead carries the reference's answers to exactly the calls the public
+checks make (recorded here by grading the reference with those checks), so the same checks, with
+the same inputs and messages, run there without any solution code.
+"""
+import shutil
+import sys
+from pathlib import Path
+
+from grader import reference
+from grader.errors import GraderError
+
+KIT_ROOT = Path(__file__).resolve().parents[2]
+COPIED = ["grader", "data_scripts", "pyproject.toml"]
+PUBLIC_README = """# mnist-from-scratch: public checks
+
+This is the grader of the MNIST-from-scratch assignment without the reference solution: it runs the
+checks your course marked visible, with the same inputs and messages as the course's grader.
+
+    pip install -e .                                  # in this folder
+    python -m grader grade path/to/your/folder        # the public checks
+    python -m grader grade . --only functional.softmax
+
+The checks not shown here (and the accuracy after training) run when your course grades your submission.
+Fix functional.py first: without the reference solution, this grader cannot lend its own functional.py
+to your models' checks, so a bug there also shows up in mlp.* and cnn.* here (not in the course's grading).
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the public kit into (replaced)")
+    parser.add_argument("--rubric", metavar="FILE", help="rubric TOML whose visible checks are the public ones")
+
+
+def run(args):
+    build_public_kit(Path(args.out), args.rubric)
+    print(f"wrote the public kit to {args.out}")
+    return 0
+
+
+def record_public_answers(rubric):
+    """Grade the reference with the public checks, keeping every answer the reference gave."""
+    from grader.grade import grade
+    if reference.REFERENCE.mode != "live":
+        raise GraderError("A public kit can only be built from the full kit (with solution/).")
+    reference.REFERENCE.mode = "record"
+    try:
+        report = grade(reference.SOLUTION_DIR, rubric, skip=("mlp.accuracy", "cnn.accuracy"), public=True)
+    finally:
+        reference.REFERENCE.mode = "live"
+    missed = [t.name for t in report.tests if t.score != t.max_score]
+    if missed:
+        raise GraderError(f"The reference does not pass these public checks, so nothing was written: {missed}")
+    return reference.REFERENCE.answers
+
+
+def public_rubric_text(rubric_path):
+    """The rubric with only its visible checks (the others cannot run without the solution)."""
+    lines, in_checks = [], False
+    for line in Path(rubric_path).read_text().splitlines():
+        if line.startswith("["):
+            in_checks = line.strip() == "[checks]"
+        if in_checks and line.startswith('"') and 'visibility = "visible"' not in line:
+            continue
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def build_public_kit(out, rubric_path=None):
+    from grader.rubric import DEFAULT, load_rubric
+    rubric_path = Path(rubric_path) if rubric_path else DEFAULT
+    answers = record_public_answers(load_rubric(rubric_path))
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "public_reference.npz")
+    for name in COPIED:
+        source = KIT_ROOT / name
+        (shutil.copytree(source, out / name, ignore=ignore) if source.is_dir() else shutil.copy(source, out / name))
+    (out / "solution").mkdir()
+    shutil.copy(KIT_ROOT / "solution" / "data.py", out / "solution" / "data.py")     # provided code, not a solution
+    (out / "grader" / "rubric.toml").write_text(public_rubric_text(rubric_path))
+    (out / "README.md").write_text(PUBLIC_README)
+    answers.save(out / "grader" / reference.RECORDING.name)
+    leaked = solution_lines_in(out)
+    if leaked:
+        shutil.rmtree(out)
+        raise GraderError(f"Refusing to write a public kit that contains solution code: {leaked[:3]}")
+    return out
+
+
+def solution_lines_in(folder):
+    """Solution regions of the reference (two code lines or more, whitespace aside) found in any text
+    file under folder, and contract files present there."""
+    from grader.generate import find_regions
+    regions = []
+    for name in ("functional.py", "mlp.py", "cnn.py"):
+        path = KIT_ROOT / "solution" / name
+        lines = path.read_text().splitlines()
+        for region in find_regions(path.read_text(), path):
+            code = [line.strip() for line in lines[region.begin:region.end - 1]
+                    if line.strip() and not line.strip().startswith("#")]
+            if len(code) >= 2:
+                regions.append((f"{name}: {region.qualname}", "\n".join(code)))
+    found = [str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.name in ("functional.py", "mlp.py", "cnn.py")
+             and "checks" not in p.parts]
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".md", ".toml", ".txt", ".json"):
+            text = "\n".join(line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip())
+            found += [f"{path.relative_to(folder)} holds {where}" for where, code in regions if code in text]
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit("use: python -m grader public-kit --out DIR")

@@ -1,0 +1,57 @@
+"""The public kit: the grader students may have, with recorded reference answers instead of solution/."""
+import subprocess
+import sys
+
+import pytest
+
+import gradertools as gt
+from grader.integrations.public_kit import build_public_kit, solution_lines_in
+from mutants import MUTANTS
+
+SAMPLE = ["softmax_over_columns", "cross_entropy_without_clip", "mlp_backward_missing_mean",
+          "mlp_step_weights_only", "extract_patches_returns_copy", "conv_forward_flipped_kernel",
+          "cnn_backward_relu_grad_one_at_zero", "conv_forward_pixel_loops", "cnn_init_conv_variance_as_std"]
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    return build_public_kit(tmp_path_factory.mktemp("public") / "kit")
+
+
+def grade_with_kit(kit, submission, out):
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--json", str(out)],
+                          cwd=kit, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return __import__("json").loads(out.read_text())
+
+
+def statuses(results):
+    return {t["name"]: (t["status"], t["score"]) for t in results["tests"]}
+
+
+def test_the_public_kit_holds_no_solution_code(kit):
+    assert solution_lines_in(kit) == []
+    assert sorted(p.name for p in (kit / "solution").iterdir()) == ["data.py"]
+    assert not (kit / "assignment").exists() and not (kit / "tests").exists()
+
+
+def test_the_public_kit_gives_the_reference_full_marks_on_every_visible_check(kit, tmp_path):
+    results = grade_with_kit(kit, gt.SOLUTION, tmp_path / "r.json")
+    full = gt.reference_run().results
+    visible = [t["name"] for t in full["tests"] if t["visibility"] == "visible" and not t["name"].endswith("training")]
+    assert [t["name"] for t in results["tests"]] == visible
+    assert results["score"] == results["max_score"]
+
+
+@pytest.mark.parametrize("mutant_id", SAMPLE)
+def test_the_public_kit_judges_like_the_full_grader(kit, tmp_path, mutant_id):
+    mutant = next(m for m in MUTANTS if m.id == mutant_id)
+    submission = gt.write_mutant(mutant, tmp_path / "submission")
+    public = grade_with_kit(kit, submission, tmp_path / "public.json")
+    full = gt.run_grader(submission, tmp_path / "full.json", extra_args=["--public"], skip=gt.ACCURACY_ITEMS).results
+    if mutant.file == "functional.py":
+        # Without the reference's functional.py to lend, a functional bug also shows in the models' checks
+        # in the public kit; functional.py's own checks must still agree.
+        public = {"tests": [t for t in public["tests"] if t["name"].startswith("functional.")]}
+        full = {"tests": [t for t in full["tests"] if t["name"].startswith("functional.")]}
+    assert statuses(public) == statuses(full)
