@@ -33,11 +33,15 @@ to your models' checks, so a bug there also shows up in mlp.* and cnn.* here (no
 def add_arguments(parser):
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the public kit into (replaced)")
     parser.add_argument("--rubric", metavar="FILE", help="rubric TOML whose visible checks are the public ones")
+    parser.add_argument("--zip", metavar="FILE", help="also write the kit as a zip (its files at the zip's top)")
 
 
 def run(args):
-    build_public_kit(Path(args.out), args.rubric)
-    print(f"wrote the public kit to {args.out}")
+    out = build_public_kit(Path(args.out), args.rubric)
+    print(f"wrote the public kit to {out}")
+    if args.zip:
+        shutil.make_archive(str(Path(args.zip).with_suffix("")), "zip", out)
+        print(f"wrote {Path(args.zip).with_suffix('.zip')}")
     return 0
 
 
