@@ -72,14 +72,13 @@ def run_checks(checks, submission, rubric, mnist):
     for c in checks:
         groups.setdefault(c.group, []).append(c)
     limits = Limits(memory_bytes=rubric.memory_bytes)
-    problems = {name[:-3]: problem for name, problem in submission.problems.items()}
-    for name, message in submission.scan.parse_errors.items():
-        problems.setdefault(name[:-3], None)
+    problems = {name[:-3]: problem for name, problem in submission.problems.items()}   # "cnn": "cnn.py is missing..."
 
     def run_group(group, functional_code=None):
-        modules = [m for m in GROUP_MODULES[group]]
+        modules = GROUP_MODULES[group]
         session = Session(submission.folder, modules, limits, functional_code, import_seconds=rubric.call_seconds)
-        session.import_problems.update({m: p for m, p in problems.items() if p and m in modules})
+        lent = {"functional"} if functional_code else set()       # the reference's, lent to the models
+        session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in lent})
         ctx = Context(session, submission, rubric, shared)
         try:
             for c in groups.get(group, []):

@@ -120,17 +120,18 @@ def test_a_zip_with_a_nested_folder_grades_like_the_folder(tmp_path):
     assert results["score"] == results["max_score"]
 
 
-def test_a_missing_file_costs_exactly_its_checks(tmp_path):
+@pytest.mark.parametrize("missing, costs", [("cnn.py", ("cnn.", "policy.vectorized")), ("functional.py", ("functional.",))])
+def test_a_missing_file_costs_exactly_its_checks(tmp_path, missing, costs):
     folder = copy_solution(tmp_path)
-    (folder / "cnn.py").unlink()
+    (folder / missing).unlink()
     full = gt.reference_run(skip=gt.ACCURACY_ITEMS).results
     proc, results, _ = run_grader(folder, *NO_TRAINING, tmp_path=tmp_path)
     assert proc.returncode == 0
     assert results["max_score"] == full["max_score"]
     assert [t["name"] for t in results["tests"]] == [t["name"] for t in full["tests"]]
     for test in results["tests"]:
-        if test["name"].startswith(("cnn.", "policy.vectorized")):
-            assert test["score"] == 0 and "cnn.py is missing" in test["output"], test
+        if test["name"].startswith(costs):
+            assert test["score"] == 0 and f"{missing} is missing" in test["output"], test
         else:
             assert test["score"] == test["max_score"], test
 
