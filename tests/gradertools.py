@@ -1,5 +1,5 @@
 """Helpers for the tests that run the real grader on whole submissions (mutants, alternative
-correct solutions, hostile folders): build a submission folder, run
+correct solutions, hostile cases): build a submission folder, run
 `python -m grader grade DIR --json results.json`, and read the scores per contract item.
 
 The grader runs under a small watchdog (this file, run as a script: `python gradertools.py reap
@@ -24,7 +24,6 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 SOLUTION = ROOT / "solution"
 ALTERNATIVES = TESTS / "alternatives"
-SUBMISSIONS = TESTS / "submissions"
 CONTRACT_FILES = ("functional.py", "mlp.py", "cnn.py")
 
 ITEMS = (
@@ -45,7 +44,7 @@ LEFTOVER_GRACE = 3.0
 HAVE_GRADER = (ROOT / "grader" / "__main__.py").is_file()
 NO_GRADER_REASON = "grader/ is not written yet (no grader/__main__.py)"
 
-FAKE_MARKER = "FAKE-RESULTS-7f3c"     # in every fake results JSON written by tests/submissions/*
+FAKE_MARKER = "FAKE-RESULTS-7f3c"     # in every fake results JSON written by tests/hostile.py cases
 
 
 # ------------------------------------------------------------------------------------ submissions
@@ -65,12 +64,29 @@ def copy_submission(source, dest):
     return dest
 
 
+def apply_edit(label, file, old, new, text):
+    """text (solution/<file>, maybe already edited) with `old` replaced by `new`; `old` must occur
+    exactly once."""
+    count = text.count(old)
+    if count != 1:
+        raise AssertionError(f"{label}: `old` occurs {count} times in solution/{file}, not once: {old[:200]!r}")
+    return text.replace(old, new)
+
+
 def apply_mutant(mutant, text):
     """The reference text with the mutant's edit applied; the edit must match exactly once."""
-    count = text.count(mutant.old)
-    if count != 1:
-        raise AssertionError(f"mutant {mutant.id}: `old` occurs {count} times in solution/{mutant.file}, not once")
-    return text.replace(mutant.old, mutant.new)
+    return apply_edit(f"mutant {mutant.id}", mutant.file, mutant.old, mutant.new, text)
+
+
+def hostile_sources(case):
+    """{file: text} of a hostile case (tests/hostile.py): solution/'s contract files without the
+    case's `remove`, with its edits applied in order (each `old` must match exactly once)."""
+    sources = {name: (SOLUTION / name).read_text(encoding="utf-8") for name in CONTRACT_FILES if name not in case.remove}
+    for file, old, new in case.edits:
+        if file not in sources:
+            raise AssertionError(f"hostile {case.id}: edits {file}, which is removed or not a contract file")
+        sources[file] = apply_edit(f"hostile {case.id}", file, old, new, sources[file])
+    return sources
 
 
 def write_mutant(mutant, dest):
@@ -81,13 +97,13 @@ def write_mutant(mutant, dest):
     return dest
 
 
-def load_expectations():
-    """EXPECT from tests/submissions/expectations.py (loaded by path: submissions/ is no package)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("submission_expectations", SUBMISSIONS / "expectations.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.EXPECT
+def write_hostile(case, dest):
+    """A submission folder for a hostile case of tests/hostile.py (see hostile_sources)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=False)
+    for name, text in hostile_sources(case).items():
+        (dest / name).write_text(text, encoding="utf-8")
+    return dest
 
 
 def case_folders(root):

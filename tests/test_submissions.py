@@ -1,43 +1,66 @@
 """Whole submissions through the real grader.
 
 tests/alternatives/<name>/: other CORRECT ways to write the three files; each must get full marks.
-tests/submissions/<case>/: hostile or broken submissions; each must be graded safely (exit 0,
-within the time bound, complete report, no process left behind) and scored as
-tests/submissions/expectations.py says. Adding a case is adding a folder and an EXPECT entry.
+tests/hostile.py: hostile or broken submissions, each a few text edits of solution/ built at test
+time; each must be graded safely (exit 0, within the time bound, complete report, no process left
+behind) and scored as its entry says. Adding a case is adding an entry to HOSTILE.
 """
 from pathlib import Path
 
 import pytest
 
 import gradertools as gt
+from hostile import HOSTILE
 
 needs_grader = pytest.mark.skipif(not gt.HAVE_GRADER, reason=gt.NO_GRADER_REASON)
 
-EXPECT = gt.load_expectations()
-HOSTILE = gt.case_folders(gt.SUBMISSIONS)
+CASES = {case.id: case for case in HOSTILE}
 ALTERNATIVES = gt.case_folders(gt.ALTERNATIVES)
 ACCURACY_ALTERNATIVE = "dtype_preserving"     # the one alternative that is also trained (both models)
 
 
-# ------------------------------------------------------------------------------------ the folders
+# ------------------------------------------------------------------------------------ the table
 
-def test_every_hostile_folder_has_an_expectation_and_a_readme():
-    assert set(HOSTILE) == set(EXPECT), "folders and EXPECT entries differ"
+def test_hostile_table_is_consistent():
+    """Do the ids, notes, files and fake results of tests/hostile.py make sense?"""
+    assert len(HOSTILE) >= 20
+    assert len(CASES) == len(HOSTILE), "duplicate hostile ids"
     for case in HOSTILE:
-        readme = gt.SUBMISSIONS / case / "README"
-        assert readme.is_file() and readme.read_text().strip(), f"{case} has no README"
+        assert case.note.strip() and "\n" not in case.note, f"{case.id} needs a one-line note"
+        assert case.edits or case.remove, f"{case.id} changes nothing"
+        assert set(case.remove) <= set(gt.CONTRACT_FILES), case.id
+        assert set(case.unparsable) <= set(gt.CONTRACT_FILES) - set(case.remove), case.id
+        for file, old, new in case.edits:
+            assert file in gt.CONTRACT_FILES and file not in case.remove, f"{case.id}: edits {file}"
+            assert old and old != new, f"{case.id}: empty or no-op edit of {file}"
+    for case_id in ("prints_fake_results", "writes_fake_results"):
+        assert any(gt.FAKE_MARKER in new for _, _, new in CASES[case_id].edits), case_id
 
 
-@pytest.mark.parametrize("case", sorted(EXPECT))
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda c: c.id)
+def test_hostile_edits_match_the_reference_once(case):
+    """Does every edit still apply to today's solution/ (exactly one match, in order)?"""
+    for file, old, _ in case.edits:
+        text = (gt.SOLUTION / file).read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"`old` of {case.id} occurs {text.count(old)} times in solution/{file}"
+    sources = gt.hostile_sources(case)               # also checks the count after the earlier edits
+    assert sorted(sources) == sorted(set(gt.CONTRACT_FILES) - set(case.remove))
+    for file, text in sources.items():
+        if file in case.unparsable:
+            with pytest.raises(SyntaxError):
+                compile(text, file, "exec")
+        else:
+            compile(text, file, "exec")
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda c: c.id)
 def test_expectation_is_well_formed(case):
-    exp = EXPECT[case]
-    assert set(exp) <= {"zero", "full", "lose", "skip", "note"}, case
-    prefixes = tuple(exp.get("zero", ())) + tuple(exp.get("full", ())) + tuple(exp.get("lose", ()))
-    for prefix in prefixes + tuple(exp.get("skip", ())):
-        assert any(gt.matches(item, (prefix,)) for item in gt.ITEMS), f"{case}: {prefix!r} matches no item"
+    prefixes = case.zero + case.full + case.lose
+    for prefix in prefixes + case.skip:
+        assert any(gt.matches(item, (prefix,)) for item in gt.ITEMS), f"{case.id}: {prefix!r} matches no item"
     for item in gt.ITEMS:
-        kinds = [k for k in ("zero", "full", "lose") if gt.matches(item, exp.get(k, ()))]
-        assert len(kinds) <= 1, f"{case}: {item} is in {kinds}"
+        kinds = [k for k in ("zero", "full", "lose") if gt.matches(item, getattr(case, k))]
+        assert len(kinds) <= 1, f"{case.id}: {item} is in {kinds}"
 
 
 def test_alternatives_are_complete():
@@ -81,11 +104,10 @@ def remove_fakes(paths):
 
 
 @needs_grader
-@pytest.mark.parametrize("case", HOSTILE)
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda c: c.id)
 def test_hostile_submission_is_graded_safely(case, tmp_path):
-    exp = EXPECT[case]
-    skip = tuple(exp.get("skip", gt.default_skip()))
-    submission = gt.copy_submission(gt.SUBMISSIONS / case, tmp_path / "submission")
+    skip = case.skip
+    submission = gt.write_hostile(case, tmp_path / "submission")
     out = tmp_path / "results.json"          # writes_fake_results aims ../results.json at it
     root_fake_before = FAKE_PLACES[0].exists()
     try:
@@ -109,7 +131,7 @@ def test_hostile_submission_is_graded_safely(case, tmp_path):
     assert results["score"] == pytest.approx(sum(gt.score(t) for t in tests))
 
     by_item = gt.tests_by_item(results)
-    zero, full, lose = exp.get("zero", ()), exp.get("full", ()), exp.get("lose", ())
+    zero, full, lose = case.zero, case.full, case.lose
     failures = []
     for item, item_tests in sorted(by_item.items()):
         if gt.matches(item, zero):
@@ -123,5 +145,5 @@ def test_hostile_submission_is_graded_safely(case, tmp_path):
                   for t in item_tests)
     if results["score"] > allowed + 1e-9:
         failures.append(f"score {results['score']} exceeds the {allowed} points this submission can deserve")
-    assert not failures, (f"{case}: {exp['note']}\n  " + "\n  ".join(failures) + "\n"
+    assert not failures, (f"{case.id}: {case.note}\n  " + "\n  ".join(failures) + "\n"
                           + gt.describe(run, items={gt.item_of(f) for f in failures}))
