@@ -41,6 +41,8 @@ def parser():
     g.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
     g.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
     g.add_argument("--feedback", metavar="DIR", help="write the student's feedback report (feedback.md, feedback.html) here")
+    g.add_argument("--feedback-show-hidden", action="store_true",
+                   help="feedback for instructors: include checks and training results not yet visible to students")
     g.add_argument("--quiet", action="store_true", help="print only the final score line")
     for verb, (module, help_text) in PLUGGED_VERBS.items():
         importlib.import_module(module).add_arguments(verbs.add_parser(verb, help=help_text))
@@ -87,7 +89,7 @@ def grade_command(args):
         write_junit(report, args.junit)
     if args.feedback:
         from grader.feedback import write_feedback
-        write_feedback(report, args.feedback, data_root=args.data_root)
+        write_feedback(report, args.feedback, data_root=args.data_root, show_hidden=args.feedback_show_hidden)
     if args.quiet:
         print(f"Score: {report.score:g} / {report.max_score:g}")
     else:
