@@ -2,7 +2,7 @@
 # Set up everything the kit needs, idempotently (a second run takes about a second):
 #   - a virtual environment in .venv with the kit installed (pip install -e .)
 #   - with --torch: the torch extra (torchvision's MNIST reader, the oracle tests, the benchmark) and pytest
-#   - bubblewrap, the grader's sandbox, where apt-get can install it
+#   - bubblewrap, the grader's sandbox, where apt-get can install it; with --torch also chromium (browser tests)
 #   - MNIST in data/MNIST/raw (verified by SHA-256)
 # Usage: scripts/setup.sh [--torch]
 set -euo pipefail
@@ -43,6 +43,17 @@ if ! command -v bwrap >/dev/null 2>&1; then
             || echo "setup: could not install bubblewrap; the grader will use a weaker sandbox" >&2
     else
         echo "setup: bubblewrap (bwrap) is not installed; the grader will use a weaker sandbox" >&2
+    fi
+fi
+
+# The test suite opens the HTML feedback in a real headless browser (Debian's chromium).
+if [[ -n "$extras" ]] && ! command -v chromium >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing chromium (the feedback report's browser test)"
+        (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }) \
+            || echo "setup: could not install chromium; the browser tests will fail" >&2
+    else
+        echo "setup: chromium is not installed; the feedback report's browser tests need it" >&2
     fi
 fi
 
