@@ -3,7 +3,7 @@ import sys
 import threading
 import time
 import traceback
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from grader import reference, static
@@ -55,14 +55,22 @@ def mnist_loader(data_root):
     except FileNotFoundError as exc:
         raise GraderError(f"{exc}\nOr skip the accuracy checks: --skip mlp.accuracy --skip cnn.accuracy")
 
-    @lru_cache(maxsize=1)
-    def load():
-        read = lambda name: data.read_idx(raw / name)
-        return {"train_images": read("train-images-idx3-ubyte").reshape(-1, 784),
-                "train_labels": read("train-labels-idx1-ubyte").astype("int64"),
-                "test_images": read("t10k-images-idx3-ubyte").reshape(-1, 784),
-                "test_labels": read("t10k-labels-idx1-ubyte").astype("int64")}
-    return load
+    return partial(read_mnist, raw)
+
+
+@lru_cache(maxsize=1)
+def read_mnist(raw):
+    """The four arrays of folder raw, read once per process (a batch worker grades many submissions
+    with them) and read-only, so no check can change what the next submission is graded on."""
+    data = reference.load_data_module()
+    read = lambda name: data.read_idx(raw / name)
+    arrays = {"train_images": read("train-images-idx3-ubyte").reshape(-1, 784),
+              "train_labels": read("train-labels-idx1-ubyte").astype("int64"),
+              "test_images": read("t10k-images-idx3-ubyte").reshape(-1, 784),
+              "test_labels": read("t10k-labels-idx1-ubyte").astype("int64")}
+    for array in arrays.values():
+        array.flags.writeable = False
+    return arrays
 
 
 def run_checks(checks, submission, rubric, mnist):
