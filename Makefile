@@ -8,7 +8,7 @@ run: setup            ## set up, then grade SUBMISSION (default: the reference) 
 	$(PYTHON_VENV) -m grader grade $(SUBMISSION)
 
 test: setup-torch     ## set up with the torch extra, then run the whole test suite
-	$(PYTHON_VENV) -m pytest
+	$(PYTHON_VENV) -m pytest -n 2 --dist loadfile
 
 setup:
 	bash scripts/setup.sh
