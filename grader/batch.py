@@ -35,7 +35,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -297,7 +296,7 @@ class Batch:
         histogram = self.out / "score_histogram.png"
         if graded:
             top = max([self.max_score] + [s["max_score"] for s in graded])
-            write_bytes_atomically(histogram, histogram_png([s["score"] for s in graded], top))
+            write_atomically(histogram, histogram_png([s["score"] for s in graded], top))
         else:
             histogram.unlink(missing_ok=True)
         write_atomically(self.out / "summary.md", self.summary_markdown(graded))
@@ -375,19 +374,6 @@ def histogram_png(scores, max_score):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def write_bytes_atomically(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def clear_results(folder):

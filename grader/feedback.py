@@ -13,9 +13,7 @@ import base64
 import html
 import io
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +87,7 @@ def write_feedback(report, out_dir, data_root=None, show_hidden=False):
     feedback = build_feedback(report, data_root, show_hidden)
     pictures = [p for section in feedback.models for p in section.pictures]
     for picture in pictures:
-        write_bytes_atomically(out_dir / picture.name, picture.png)
+        write_atomically(out_dir / picture.name, picture.png)
     written = {p.name for p in pictures}
     for model in MODELS:                     # drop the pictures of an earlier run that this one has not
         for kind in FIGURE_KINDS:
@@ -496,14 +494,3 @@ def to_html(feedback):
 
 # ------------------------------------------------------------------------------------ files
 
-def write_bytes_atomically(path, data):
-    """write_atomically for bytes (the PNGs)."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

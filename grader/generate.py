@@ -26,16 +26,15 @@ is gone is deleted.
 import argparse
 import ast
 import io
-import os
 import re
 import sys
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 from grader.errors import GraderError
+from grader.formats import write_atomically
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "### BEGIN SOLUTION"
@@ -126,7 +125,7 @@ def generate_assignment(solution_dir, out_dir, check=False) -> List[Change]:
         if check:
             changes.append(Change(target, "missing" if old is None else "differs", source))
         else:
-            _write_atomically(target, new)
+            write_atomically(target, new)
             changes.append(Change(target, "created" if old is None else "updated", source))
     for target, source in _generated_files(out_dir):
         if target.name in wanted:
@@ -382,20 +381,6 @@ def _read(path):
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise GenerateError(f"{_display(path)}: not UTF-8 ({error.reason})") from None
-
-
-def _write_atomically(target, data):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _display(path):

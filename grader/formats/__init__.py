@@ -4,13 +4,16 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path, text):
+def write_atomically(path, data):
+    """Write text (UTF-8) or bytes to path so that no reader ever sees half a file: a temporary file
+    beside it, then a rename. Readable by all (0644), like a file written the ordinary way."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(handle, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

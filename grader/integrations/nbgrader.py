@@ -41,9 +41,7 @@ cell holds nothing else, so no visible test output is lost.
 import ast
 import copy
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
@@ -52,6 +50,7 @@ import numpy as np
 
 from grader import cases
 from grader.errors import GraderError
+from grader.formats import write_atomically
 from grader.generate import CONTRACT_FILES, GenerateError, find_regions
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -468,10 +467,10 @@ def write_course(out, assignment, rubric, solution_dir=KIT_ROOT / "solution"):
         done.append(f"kept {config}: this command did not write it. Without the GenerateFeedback lines of a "
                     f"generated one, nbgrader's feedback shows the hidden tests.")
     else:
-        _write_atomically(config, config_text())
+        write_atomically(config, config_text())
         done.append(f"wrote {config}")
     target = Path(out) / "source" / assignment / NOTEBOOK
-    _write_atomically(target, notebook)
+    write_atomically(target, notebook)
     tests = [c for c in cells if c.kind in ("tests", "hidden_tests")]
     done.append(f"wrote {target}: {sum(c.kind == 'answer' for c in cells)} answer cells, "
                 f"{len(tests)} test cells, {_number(sum(c.points for c in tests))} points")
@@ -804,16 +803,3 @@ def _nbformat():
     return nbformat
 
 
-def _write_atomically(target, text):
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
