@@ -14,10 +14,6 @@ def test_reference_scores_full_marks_with_training():
     assert "test accuracy" in run.stdout and "Score: " in run.stdout
 
 
-def test_reference_grading_takes_well_under_a_minute():
-    assert gt.reference_run().results["execution_time"] < 60, gt.reference_run().results["execution_time"]
-
-
 def test_skeleton_scores_zero_on_every_check_with_a_clean_report(tmp_path):
     run = gt.run_grader(gt.ROOT / "assignment", tmp_path / "results.json")
     assert run.returncode == 0, run.stderr
