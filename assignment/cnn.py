@@ -45,7 +45,7 @@ def conv2d_forward(x, weight, bias):
     Hint: extract_patches(x, kh, kw) hands you every window at once; one contraction
     over the (C, kh, kw) axes does the rest. Loops over images or pixels are too slow.
     """
-    # TODO: patches = extract_patches(...), contract with weight over (C, kh, kw), add bias.
+    # TODO: patches = extract_patches(...) as columns, one np.matmul with weight, add bias.
     raise NotImplementedError("conv2d_forward: not written yet")
 
 
@@ -69,7 +69,7 @@ def conv2d_backward(dout, x, weight):
     Hint: dweight is one contraction of dout with extract_patches(x, kh, kw).
     For dx, a loop over the kh * kw kernel offsets (p, q) is fine.
     """
-    # TODO: dbias by summing, dweight by contracting with the patches, dx with a loop over (p, q).
+    # TODO: dbias by summing, dweight by one np.matmul with the columns, dx with a loop over (p, q).
     raise NotImplementedError("conv2d_backward: not written yet")
 
 

@@ -392,8 +392,8 @@ HOSTILE = [
         "returns_none",
         "conv2d_forward forgets its return statement and returns None: cnn.conv2d_forward loses points; "
         "cnn.forward, cnn.backward and policy.vectorized (which call it) are not constrained; the rest full.",
-        edits=(("cnn.py", "    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))",
-                "    out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))"),),
+        edits=(("cnn.py", "    return out.reshape(N, F, OH, OW)",
+                "    out = out.reshape(N, F, OH, OW)"),),
         lose=("cnn.conv2d_forward",),
         full=FUNCTIONAL + MLP_UNITS + ("cnn.extract_patches", "cnn.conv2d_backward", "cnn.init", "cnn.step",
                                        "policy.no_torch"),

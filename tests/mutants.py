@@ -39,24 +39,23 @@ MUTANTS = [
     Mutant(
         "sigmoid_naive_overflows",              # exp(1e4) overflows at z = -1e4 (values still right)
         "functional.py",
-        old="    e = np.exp(-np.abs(z))\n"
-            "    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))\n",
+        old="    return 0.5 * (1.0 + np.tanh(0.5 * z))\n",
         new="    return 1.0 / (1.0 + np.exp(-z))\n",
         breaks=("functional.sigmoid",), may_break=ACC,
     ),
     Mutant(
         "sigmoid_where_evaluates_both_branches",  # np.where computes both: overflow + inf/inf warnings
         "functional.py",
-        old="    e = np.exp(-np.abs(z))\n"
-            "    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))\n",
+        old="    return 0.5 * (1.0 + np.tanh(0.5 * z))\n",
         new="    return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))\n",
         breaks=("functional.sigmoid",), may_break=ACC,
     ),
     Mutant(
         "sigmoid_branches_swapped",             # sigmoid(-|z|) for z >= 0
         "functional.py",
-        old="np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))",
-        new="np.where(z >= 0, e / (1.0 + e), 1.0 / (1.0 + e))",
+        old="    return 0.5 * (1.0 + np.tanh(0.5 * z))\n",
+        new="    e = np.exp(-np.abs(z))\n"
+            "    return np.where(z >= 0, e / (1.0 + e), 1.0 / (1.0 + e))\n",
         breaks=("functional.sigmoid",), may_break=ACC,
     ),
     # ------------------------------------------------------------------ functional.py: relu
@@ -376,49 +375,50 @@ MUTANTS = [
         "conv_forward_kh_kw_swapped",           # only visible with non-square kernels
         "cnn.py",
         old="    patches = extract_patches(x, kh, kw)                                     # (N, C, OH, OW, kh, kw)\n"
-            "    out = np.tensordot(",
+            "    N, _, OH, OW = patches.shape[:4]\n",
         new="    patches = extract_patches(x, kw, kh)                                     # (N, C, OH, OW, kh, kw)\n"
-            "    out = np.tensordot(",
+            "    N, _, OH, OW = patches.shape[:4]\n",
         breaks=("cnn.conv2d_forward",),
     ),
     Mutant(
         "conv_forward_flipped_kernel",          # true convolution instead of cross-correlation
         "cnn.py",
-        old="    out = np.tensordot(patches, weight, axes=([1, 4, 5], [1, 2, 3]))",
-        new="    out = np.tensordot(patches, weight[:, :, ::-1, ::-1], axes=([1, 4, 5], [1, 2, 3]))",
+        old="    out = np.matmul(weight.reshape(F, C * kh * kw), cols)",
+        new="    out = np.matmul(weight[:, :, ::-1, ::-1].reshape(F, C * kh * kw), cols)",
         breaks=("cnn.conv2d_forward",), may_break=CNN_DOWNSTREAM,
     ),
     Mutant(
         "conv_forward_missing_bias",
         "cnn.py",
-        old="    out = out + bias                                                         # bias along F\n",
+        old="    out += bias[:, None]                                                     # bias[f] on every pixel\n",
         new="",
         breaks=("cnn.conv2d_forward",), may_break=CNN_DOWNSTREAM,
     ),
     Mutant(
-        "conv_forward_bias_on_last_axis",       # bias along OW: error unless F == OW, then wrong
+        "conv_forward_bias_on_last_axis",       # bias along the pixels: error unless F == OH*OW, then wrong
         "cnn.py",
-        old="    out = out + bias                                                         # bias along F\n"
-            "    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))",
-        new="    out = out.transpose(0, 3, 1, 2)\n"
-            "    return np.ascontiguousarray(out + bias)",
-        # raises on the timing batch (F = 8, OW = 26), so the speed cannot be measured either
+        old="    out += bias[:, None]",
+        new="    out += bias",
+        # raises on the timing batch (F = 8, OH*OW = 676), so the speed cannot be measured either
         breaks=("cnn.conv2d_forward",), may_break=CNN_DOWNSTREAM + ("policy.vectorized",),
     ),
     Mutant(
         "conv_forward_returns_float32",         # "to save memory": float64 in, float32 out
         "cnn.py",
-        old="    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))",
-        new="    return np.ascontiguousarray(out.transpose(0, 3, 1, 2), dtype=np.float32)",
+        old="    return out.reshape(N, F, OH, OW)\n",
+        new="    return out.reshape(N, F, OH, OW).astype(np.float32)\n",
         breaks=("cnn.conv2d_forward",), may_break=CNN_DOWNSTREAM,
     ),
     Mutant(
         "conv_forward_pixel_loops",             # right values, loops over images and pixels
         "cnn.py",
         old="    patches = extract_patches(x, kh, kw)                                     # (N, C, OH, OW, kh, kw)\n"
-            "    out = np.tensordot(patches, weight, axes=([1, 4, 5], [1, 2, 3]))         # (N, OH, OW, F)\n"
-            "    out = out + bias                                                         # bias along F\n"
-            "    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))                   # (N, F, OH, OW)\n",
+            "    N, _, OH, OW = patches.shape[:4]\n"
+            "    # one column of C*kh*kw inputs per output pixel (\"im2col\"); this reshape copies the windows once\n"
+            "    cols = patches.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, OH * OW)\n"
+            "    out = np.matmul(weight.reshape(F, C * kh * kw), cols)                    # (N, F, OH*OW)\n"
+            "    out += bias[:, None]                                                     # bias[f] on every pixel\n"
+            "    return out.reshape(N, F, OH, OW)\n",
         new="    N, _, H, W = x.shape\n"
             "    OH, OW = H - kh + 1, W - kw + 1\n"
             "    out = np.zeros((N, F, OH, OW), dtype=np.result_type(x, weight, bias))\n"
@@ -434,8 +434,8 @@ MUTANTS = [
     Mutant(
         "conv_backward_dweight_mean",           # divides by N: the mean belongs to the loss, not here
         "cnn.py",
-        old="    dweight = np.tensordot(dout, patches, axes=([0, 2, 3], [0, 2, 3]))",
-        new="    dweight = np.tensordot(dout, patches, axes=([0, 2, 3], [0, 2, 3])) / N",
+        old="    dweight = np.matmul(dout_rows, cols.transpose(0, 2, 1)).sum(axis=0)",
+        new="    dweight = np.matmul(dout_rows, cols.transpose(0, 2, 1)).sum(axis=0) / N",
         breaks=("cnn.conv2d_backward",), may_break=("cnn.backward", "cnn.accuracy"),
     ),
     Mutant(
@@ -443,9 +443,9 @@ MUTANTS = [
         "cnn.py",
         old="    for p in range(kh):\n"
             "        for q in range(kw):\n"
-            "            # every output pixel (i, j) sends dout * weight[:, :, p, q] back to x[.., i+p, j+q]\n"
-            "            contribution = np.tensordot(dout, weight[:, :, p, q], axes=([1], [0]))     # (N, OH, OW, C)\n"
-            "            dx[:, :, p:p + OH, q:q + OW] += contribution.transpose(0, 3, 1, 2)\n",
+            "            # every output pixel (i, j) sends weight[:, :, p, q]^T dout back to x[.., i+p, j+q]\n"
+            "            contribution = np.matmul(weight[:, :, p, q].T, dout_rows)       # (N, C, OH*OW)\n"
+            "            dx[:, :, p:p + OH, q:q + OW] += contribution.reshape(N, C, OH, OW)\n",
         new="",
         breaks=("cnn.conv2d_backward",),
     ),
@@ -461,9 +461,9 @@ MUTANTS = [
         "cnn.py",
         old="    for p in range(kh):\n"
             "        for q in range(kw):\n"
-            "            # every output pixel (i, j) sends dout * weight[:, :, p, q] back to x[.., i+p, j+q]\n"
-            "            contribution = np.tensordot(dout, weight[:, :, p, q], axes=([1], [0]))     # (N, OH, OW, C)\n"
-            "            dx[:, :, p:p + OH, q:q + OW] += contribution.transpose(0, 3, 1, 2)\n",
+            "            # every output pixel (i, j) sends weight[:, :, p, q]^T dout back to x[.., i+p, j+q]\n"
+            "            contribution = np.matmul(weight[:, :, p, q].T, dout_rows)       # (N, C, OH*OW)\n"
+            "            dx[:, :, p:p + OH, q:q + OW] += contribution.reshape(N, C, OH, OW)\n",
         new="    for i in range(OH):\n"
             "        for j in range(OW):\n"
             "            # output pixel (i, j) sends dout[:, :, i, j] * weight back to its window of x\n"
@@ -510,8 +510,8 @@ MUTANTS = [
     Mutant(
         "cnn_backward_no_relu_mask",
         "cnn.py",
-        old=".reshape(Z.shape) * (Z > 0)",
-        new=".reshape(Z.shape)",
+        old="        dZ *= Z > 0                                                        # through the relu\n",
+        new="",
         breaks=("cnn.backward",), may_break=("cnn.accuracy",),
     ),
     # Only visible where Z == 0 exactly: an all-zero window (MNIST background) with conv_b == 0.
@@ -519,8 +519,8 @@ MUTANTS = [
     Mutant(
         "cnn_backward_relu_grad_one_at_zero",
         "cnn.py",
-        old=".reshape(Z.shape) * (Z > 0)",
-        new=".reshape(Z.shape) * (Z >= 0)",
+        old="        dZ *= Z > 0 ",
+        new="        dZ *= Z >= 0 ",
         breaks=("cnn.backward",), may_break=("cnn.accuracy",),
     ),
     Mutant(
