@@ -30,6 +30,9 @@ def expect_shape(value, shape, what, hint=""):
         message = f"{what} returned shape {value.shape}; expected {tuple(shape)}."
         if value.shape == tuple(shape)[::-1] and len(shape) > 1:
             message += " It looks transposed."
+        elif tuple(d for d in value.shape if d != 1) == tuple(d for d in shape if d != 1):
+            message += (" Only axes of length 1 differ: drop keepdims=True or a [:, None], or add a "
+                        "missing axis (a reshape, or np.squeeze where one is too many).")
         elif value.size == int(np.prod(shape)):
             message += " Same number of entries: check the order of your reshape or transpose."
         raise CheckFailed(message + (f" {hint}" if hint else ""))

@@ -185,6 +185,32 @@ def conv_backward_numerical(ctx):
                               f"random direction the output changes at rate {numeric:.6g}, your d{name} says {analytic:.6g}.")
 
 
+@check("cnn.conv2d_backward: non-contiguous and float32 inputs")
+def conv_backward_layouts(ctx):
+    x, weight, _ = cases.conv_inputs(226, 2, 3, 8, 6, 4, 3, 3)
+    dout = cases.rng(227).normal(size=(2, 4, 6, 4))
+    want = ref.conv2d_backward(dout, x, weight)
+    calls = [(f"{label} and dout as given", (dout, variant, weight)) for label, variant in cases.layouts(x)]
+    calls += [(f"{label.replace(' x', ' dout')} and x as given", (variant, x, weight))
+              for label, variant in cases.layouts(dout)]
+    calls.append(("float32 dout, x and weight", tuple(a.astype(np.float32) for a in (dout, x, weight))))
+    for label, args in calls:
+        got = ctx.student.call("cnn.conv2d_backward", *args).value
+        what = f"conv2d_backward(dout, x, weight) with {label}"
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            raise CheckFailed(f"{what} returned {type(got).__name__}; expected a tuple (dx, dweight, dbias).")
+        tol = FLOAT32 if "float32" in label else GRADIENTS
+        try:
+            for name, value, expected in zip(("dx", "dweight", "dbias"), got, want):
+                expect_close(expect_finite(value, f"{name} from {what}"), expected, f"{name} from {what}", tol)
+        except CheckFailed as failure:
+            if "float32" in label:
+                raise
+            raise CheckFailed(f"{failure} The same values in another memory layout must give the same "
+                              "gradients: take strides from the array itself (x.strides), never from its "
+                              "shape and itemsize.")
+
+
 @check("cnn.conv2d_backward: inputs unchanged")
 def conv_backward_unchanged(ctx):
     reply, _, (dout, x, weight), what = backward_reply(ctx, 225, 2, 2, 6, 6, 3, 3, 3, echo=True)

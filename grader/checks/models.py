@@ -10,7 +10,7 @@ import numpy as np
 
 from grader import cases, reference
 from grader.checks import check
-from grader.compare import (FLOAT32, GRADIENTS, expect_close, expect_dict, expect_dtype, expect_finite,
+from grader.compare import (FLOAT32, GRADIENTS, VALUES, expect_close, expect_dict, expect_dtype, expect_finite,
                             expect_shape, expect_unchanged)
 from grader.errors import CheckFailed
 from grader.session import Obj
@@ -54,13 +54,14 @@ def student_model(ctx, kind, seed=5, store="model", params=None):
 BIAS_HINTS = {"conv_b": "The bias gradient sums dZ over the batch and both pixel axes: axis=(0, 2, 3)."}
 
 
-def expect_grads(got, want, what, n):
-    expect_dict(got, want.keys(), what)
+def expect_grads(got, want, what, n, after=""):
+    """got[name] against want[name] for every gradient; messages name f"{what}[name]{after}"."""
+    expect_dict(got, want.keys(), what + after)
     for name in want:
         if want[name].ndim == 1:
-            expect_shape(got[name], want[name].shape, f"{what}[{name!r}]", BIAS_HINTS.get(
+            expect_shape(got[name], want[name].shape, f"{what}[{name!r}]{after}", BIAS_HINTS.get(
                 name, "A bias gradient sums over the batch axis: np.sum(delta, axis=0)."))
-        expect_close(got[name], want[name], f"{what}[{name!r}]", GRADIENTS, n=n,
+        expect_close(got[name], want[name], f"{what}[{name!r}]{after}", GRADIENTS, n=n,
                      signatures=[("your gradient is transposed", want[name].T)] if want[name].ndim == 2 else ())
 
 
@@ -106,17 +107,49 @@ def register(kind):
 
     @check(f"{item}.init: seeding")
     def init_seeding(ctx):
+        """Same seed, same weights; another seed, other weights; and the very values the contract's
+        draws give (one default_rng(seed), the weights drawn in order with rng.normal(0, std, shape)),
+        which instructors' own tests may rely on."""
         first, want = init_params(ctx, "a", seed=3)
         second, _ = init_params(ctx, "b", seed=3)
         other, _ = init_params(ctx, "c", seed=4)
-        for name in want:
-            if want[name].ndim > 1:
-                if not np.array_equal(first[name], second[name]):
-                    raise CheckFailed(f"{label}(seed=3) twice gave different params[{name!r}]; draw them from "
-                                      "rng = np.random.default_rng(seed), not np.random.* or an unseeded generator.")
-                if np.array_equal(first[name], other[name]):
-                    raise CheckFailed(f"{label}(seed=3) and {label}(seed=4) gave the same params[{name!r}]; "
-                                      "use the seed argument.")
+        weights = [name for name in want if want[name].ndim > 1]
+        for name in weights:
+            if not np.array_equal(first[name], second[name]):
+                raise CheckFailed(f"{label}(seed=3) twice gave different params[{name!r}]; draw them from "
+                                  "rng = np.random.default_rng(seed), not np.random.* or an unseeded generator.")
+            if np.array_equal(first[name], other[name]):
+                raise CheckFailed(f"{label}(seed=3) and {label}(seed=4) gave the same params[{name!r}]; "
+                                  "use the seed argument.")
+        again = expect_dict(ctx.student.get_params(Obj("a")), want.keys(), f"{label}(seed=3).params")
+        for name in weights:
+            if not np.array_equal(again[name], first[name]):
+                raise CheckFailed(f"{label}(seed=3).params[{name!r}] changed when another {label} was created: "
+                                  "each model needs its own dict, made in __init__ (self.params = {...}), "
+                                  "not one shared by the class.")
+        for name in weights:
+            got = expect_shape(first[name], want[name].shape, f"{label}(seed=3).params[{name!r}]")
+            if np.allclose(got, want[name], rtol=1e-6, atol=0):
+                continue
+            hint = ("use one rng = np.random.default_rng(seed) and draw " + " then ".join(weights)
+                    + " in that order, each with rng.normal(0, std, shape).")
+            std = {w: np.std(want[w]) for w in weights}       # only to scale the guesses below
+            unit = np.random.default_rng(3)
+            reordered = {w: unit.normal(0.0, 1.0, want[w].shape) for w in reversed(weights)}
+            transposed = np.random.default_rng(3).normal(0.0, 1.0, want[name].shape[::-1]).T
+            def looks_like(z):
+                if z.shape != got.shape or not np.all(np.isfinite(got)) or np.std(got) == 0:
+                    return False
+                return np.corrcoef(got.ravel(), z.ravel())[0, 1] > 0.999
+            if looks_like(reordered[name] * std[name]):
+                hint = "draw " + " before ".join(weights) + ", in the contract's order: " + hint
+            elif name == weights[0] and looks_like(transposed * std[name]):
+                hint = f"draw {name} with shape {want[name].shape} directly, not its transpose: " + hint
+            index = np.unravel_index(np.argmax(~np.isclose(got, want[name], rtol=1e-6, atol=0)), got.shape)
+            index = tuple(int(i) for i in index)
+            raise CheckFailed(f"{label}(seed=3).params[{name!r}] is not what the contract's draws give "
+                              f"(at index {index}: got {got[index]:.6g}, expected {want[name][index]:.6g}); "
+                              + hint)
 
     # ---- forward ----------------------------------------------------------------------------------
     @check(f"{item}.forward: shape")
@@ -132,9 +165,10 @@ def register(kind):
     @check(f"{item}.forward: values match the reference")
     def forward_values(ctx):
         model, params = student_model(ctx, kind)
-        X, _ = cases.model_inputs(item, 80, 6)
-        got = ctx.student.method(model, "forward", X, label=label).value
-        expect_close(got, reference_model(kind, params).forward(X), f"{label}.forward(X) with X {X.shape}")
+        for n, seed in ((6, 80), (1, 79)):
+            X, _ = cases.model_inputs(item, seed, n)
+            got = ctx.student.method(model, "forward", X, label=label).value
+            expect_close(got, reference_model(kind, params).forward(X), f"{label}.forward(X) with X {X.shape}")
 
     @check(f"{item}.forward: float32 input")
     def forward_float32(ctx):
@@ -173,7 +207,7 @@ def register(kind):
     def backward_values(ctx):
         for n in (1, 6):
             got, want, *_ = forward_backward(ctx, n=n, seed=91 + n)
-            expect_grads(got, want, f"{label}.backward(targets) after forward(X) with N = {n}", n)
+            expect_grads(got, want, f"{label}.backward(targets)", n, after=f" after forward(X) with N = {n}")
 
     @check(f"{item}.backward: numerical gradient check")
     def backward_numerical(ctx):
@@ -183,7 +217,7 @@ def register(kind):
         if item == "cnn":
             params["conv_b"][0] = 0.25             # keep clear of ReLU's kink at exactly 0
         model, _ = student_model(ctx, kind, params=params)
-        X, targets = cases.model_inputs(item, 95, 4)
+        X, targets = cases.model_inputs(item, 95, 6)        # N = 6: unlike any dimension of the small models
         ctx.student.method(model, "forward", X, label=label)
         got = expect_dict(ctx.student.method(model, "backward", targets, label=label).value, params.keys(),
                           f"{label}.backward(targets)")
@@ -203,6 +237,18 @@ def register(kind):
                     f"random direction the loss changes at rate {numeric:.6g}, your gradient says {analytic:.6g}. "
                     "Re-derive this gradient from the chain rule.")
 
+    def single_backward_works(ctx, X, targets, ref):
+        """Whether forward(X) then backward(targets) on a fresh model gives the reference's gradients
+        (ref has just run forward(X)), so a later failure can be blamed on what differs."""
+        model, _ = student_model(ctx, kind, store="single")
+        try:
+            ctx.student.method(model, "forward", X, label=label)
+            got = ctx.student.method(model, "backward", targets, label=label).value
+            expect_grads(got, ref.backward(targets), "", len(X))
+        except CheckFailed:
+            return False
+        return True
+
     @check(f"{item}.backward: no stale cache")
     def backward_stale(ctx):
         model, params = student_model(ctx, kind)
@@ -214,10 +260,14 @@ def register(kind):
         ref = reference_model(kind, params)
         ref.forward(B)
         try:
-            expect_grads(got, ref.backward(targets), f"{label}.backward(targets) after forward(A) then forward(B)", 7)
+            expect_grads(got, ref.backward(targets), f"{label}.backward(targets)", 7,
+                         after=" after forward(A) then forward(B)")
         except CheckFailed as failure:
-            raise CheckFailed(f"{failure} backward must use what the LAST forward stored; overwrite the cache in "
-                              "every forward call.")
+            if single_backward_works(ctx, B, targets, ref):
+                raise CheckFailed(f"{failure} backward must use what the LAST forward stored; overwrite the cache "
+                                  "in every forward call.")
+            raise CheckFailed(f"{failure} (backward is wrong after a single forward too: see \"{item}.backward: "
+                              "gradients match the reference\" first.)")
 
     @check(f"{item}.backward: no accumulation")
     def backward_twice(ctx):
@@ -225,12 +275,25 @@ def register(kind):
         X, targets = cases.model_inputs(item, 102, 5)
         ctx.student.method(model, "forward", X, label=label)
         first = ctx.student.method(model, "backward", targets, label=label).value
-        second = ctx.student.method(model, "backward", targets, label=label).value
         expect_dict(first, params.keys(), f"{label}.backward(targets)")
         try:
-            expect_grads(second, first, f"a second {label}.backward(targets) after one forward", 5)
+            second = ctx.student.method(model, "backward", targets, label=label).value
         except CheckFailed as failure:
-            raise CheckFailed(f"{failure} backward must return fresh gradients each call, not add to old ones.")
+            raise CheckFailed(f"The first {label}.backward(targets) after a forward worked, a second one failed: "
+                              f"{failure}\nbackward must leave what forward stored in place (calling it again "
+                              "gives the same gradients).")
+        try:
+            expect_grads(second, first, f"a second {label}.backward(targets)", 5, after=" after one forward")
+        except CheckFailed as failure:
+            doubled = all(np.allclose(np.asarray(second[k], dtype=float), 2 * np.asarray(first[k], dtype=float),
+                                      **GRADIENTS) for k in params if k in second and k in first
+                          and np.shape(second[k]) == np.shape(first[k]))
+            if doubled:
+                raise CheckFailed(f"{failure} The second call returned twice the first: backward must return fresh "
+                                  "gradients each call, not add to old ones.")
+            raise CheckFailed(f"{failure} Calling backward again must give the same gradients: backward must not "
+                              "change what forward stored (no in-place update such as probs -= targets on the "
+                              "cached arrays; compute into new arrays) nor add to earlier gradients.")
 
     @check(f"{item}.backward: inputs unchanged")
     def backward_unchanged(ctx):
@@ -257,6 +320,32 @@ def register(kind):
                 expect_close(got[name], want[name], f"{label}.params[{name!r}] after step(grads, lr={lr})",
                              signatures=[("you add the gradient (params + lr * grads); subtract it",
                                           want[name] + 2 * lr * grads[name])])
+        # The updated params must be the ones forward uses, not a stale copy kept in attributes. Judged
+        # with the student's own forward (a forward bug is graded once, in the forward checks): after the
+        # steps it must agree with the same forward on a fresh model given the updated params.
+        X, _ = cases.model_inputs(item, 113, 4)
+        try:
+            fresh_model, _ = student_model(ctx, kind, store="fresh", params=want)
+            fresh = np.asarray(ctx.student.method(fresh_model, "forward", X, label=label).value, dtype=float)
+            before_model, _ = student_model(ctx, kind, store="before", params=params)
+            before = np.asarray(ctx.student.method(before_model, "forward", X, label=label).value, dtype=float)
+        except (CheckFailed, TypeError, ValueError):
+            return                                   # forward itself does not work: its own checks say so
+        if fresh.shape != before.shape or not (np.all(np.isfinite(fresh)) and np.all(np.isfinite(before))):
+            return
+        try:
+            got = np.asarray(ctx.student.method(model, "forward", X, label=label).value, dtype=float)
+        except (TypeError, ValueError):
+            return
+        if got.shape == fresh.shape and np.allclose(got, fresh, **VALUES):
+            return
+        if got.shape == before.shape and np.allclose(got, before, **VALUES) and not np.allclose(fresh, before, **VALUES):
+            raise CheckFailed(f"{label}.params holds the updated values after step, but forward still computes "
+                              "with the old ones, so training would never change the model. Update the arrays "
+                              "forward reads: change params[k] in place (-=), or let forward read self.params.")
+        raise CheckFailed(f"{label}.forward(X) after two steps differs from forward(X) on a fresh {label} given the "
+                          "updated params: forward after a step must use exactly the updated params.")
+
 
     @check(f"{item}.step: grads unchanged")
     def step_unchanged(ctx):
