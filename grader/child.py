@@ -303,10 +303,10 @@ class Child:
                 index = order[begin:begin + batch]
                 Xb = ((X[index] / 255.0 - 0.1307) / 0.3081).reshape((len(index),) + shape)
                 targets = eye[y[index]]
-                probs = model.forward(Xb)
-                model.step(model.backward(targets), lr)
-                probs = _asarray(probs, dtype=float)
+                probs = _asarray(model.forward(Xb), dtype=float)
+                # the loss is read before backward and step, which may reuse forward's arrays in place
                 total += float(-(targets * _log(_clip(probs, 1e-12, 1 - 1e-12))).sum() / len(index))
+                model.step(model.backward(targets), lr)
                 batches += 1
                 if total != total:      # NaN
                     raise FloatingPointError(f"the training loss became NaN in epoch {epoch + 1}, batch {batches}")
