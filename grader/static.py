@@ -2,6 +2,7 @@
 machinery, which contract functions mlp.py and cnn.py take from functional.py, loops in the
 convolution, and whether anything has been written yet."""
 import ast
+import re
 from dataclasses import dataclass, field
 
 from grader.child import BANNED
@@ -12,6 +13,16 @@ DYNAMIC = {"__import__": "__import__()", "import_module": "importlib.import_modu
            "modules": "sys.modules", "meta_path": "sys.meta_path", "exec": "exec()", "eval": "eval()",
            "compile": "compile()", "__builtins__": "__builtins__", "builtins": "builtins", "__loader__": "__loader__",
            "globals": "globals()", "ctypes": "ctypes", "subprocess": "subprocess", "system": "os.system"}
+# Names that are import machinery only as attributes of these modules: self.modules, model.eval(),
+# re.compile or a student's own .system are fine (the runtime guard in child.py catches the rest).
+AMBIGUOUS_ATTRIBUTES = {"modules", "exec", "eval", "compile", "globals", "builtins", "system"}
+MACHINERY_MODULES = {"sys", "os", "builtins", "importlib", "ctypes", "subprocess"}
+# Frames and interpreter hooks: the way from student code up into the grader's own code in the child
+# (child.py's locals: timings, warnings, line counts). Correct code never needs them.
+INTROSPECTION = {"tb_frame", "tb_next", "f_back", "f_globals", "f_locals", "f_builtins", "f_trace", "gi_frame",
+                 "cr_frame", "ag_frame", "__subclasses__", "__globals__", "settrace", "setprofile", "_getframe",
+                 "__traceback__"}
+MODULE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 @dataclass
@@ -29,6 +40,7 @@ class SourceScan:
     parse_errors: dict = field(default_factory=dict)         # file -> message
     banned: list = field(default_factory=list)               # Finding
     dynamic: list = field(default_factory=list)              # Finding
+    introspection: list = field(default_factory=list)        # Finding
     not_allowed: list = field(default_factory=list)          # Finding
     functional_uses: dict = field(default_factory=dict)      # file -> set of names taken from functional
     written: set = field(default_factory=set)                # functions whose body is more than a stub
@@ -50,9 +62,41 @@ def scan(sources, allowed):
     return result
 
 
+def docstrings(tree):
+    """The docstring nodes of the module, its classes and its functions."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                yield first.value
+
+
+def module_names(value):
+    """The string constants that are handed to something (a call or a subscript: __import__("torch"),
+    sys.modules["torch"]) and look like a module path; docstrings and messages are not."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            candidates = list(node.args) + [k.value for k in node.keywords]
+        elif isinstance(node, ast.Subscript):
+            candidates = [node.slice]
+        else:
+            continue
+        for arg in candidates:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and MODULE_PATH.fullmatch(arg.value):
+                yield arg
+
+
 def scan_tree(name, tree, text, allowed, result):
     lines = text.splitlines()
     module_aliases = set()
+    machinery = set(MACHINERY_MODULES)           # names bound to sys, os, ... in this file
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            machinery.update(a.asname or a.name.split(".")[0] for a in node.names
+                             if a.name.split(".")[0] in MACHINERY_MODULES)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in MACHINERY_MODULES:
+            machinery.update(a.asname or a.name for a in node.names)
+    handed = {id(node) for node in module_names(tree)} - {id(node) for node in docstrings(tree)}
     uses = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -72,11 +116,18 @@ def scan_tree(name, tree, text, allowed, result):
                 module_aliases.update(a.asname or a.name for a in node.names if a.name == "functional")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC and node.id not in ("modules", "system"):
             result.dynamic.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
-        elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC and not (
-                node.attr in ("compile",) and isinstance(node.value, ast.Name) and node.value.id in ("re",)):
+        elif isinstance(node, ast.Attribute) and node.attr in INTROSPECTION:
+            result.introspection.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
+        elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC and (
+                node.attr not in AMBIGUOUS_ATTRIBUTES
+                or (isinstance(node.value, ast.Name) and node.value.id in machinery)):
             result.dynamic.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.split(".")[0] in BANNED:
+        elif id(node) in handed and node.value.split(".")[0] in BANNED:
             result.banned.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
+        elif id(node) in handed and node.value in INTROSPECTION:
+            result.introspection.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))
+        elif id(node) in handed and node.value in DYNAMIC and node.value not in AMBIGUOUS_ATTRIBUTES:
+            result.dynamic.append(Finding(name, node.lineno, lines[node.lineno - 1].strip()))   # getattr(np, "__builtins__")
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in module_aliases:
             uses.add(node.attr)
