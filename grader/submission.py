@@ -2,11 +2,13 @@
 
 Never raises for a bad submission: what is missing or unreadable is recorded in Submission.problems
 and costs exactly the checks that need it."""
+import io
 import shutil
 import tempfile
+import tokenize
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.errors import GraderError
 
@@ -44,9 +46,10 @@ def load_submission(path):
         with zipfile.ZipFile(path) as archive:
             members = {}
             for info in archive.infolist():
-                base = Path(info.filename).name
+                base = PurePosixPath(info.filename.replace("\\", "/")).name   # Windows zips may use backslashes
                 if base in FILES and not info.is_dir() and "__MACOSX" not in info.filename:
-                    if base not in members or len(Path(info.filename).parts) < len(Path(members[base].filename).parts):
+                    depth = len(PurePosixPath(info.filename.replace("\\", "/")).parts)
+                    if base not in members or depth < len(PurePosixPath(members[base].filename.replace("\\", "/")).parts):
                         members[base] = info
             for name, info in members.items():
                 if info.file_size > MAX_FILE_BYTES:
@@ -77,9 +80,11 @@ def store(submission, name, data):
         submission.problems[name] = f"{name} is larger than 1 MB; is it the right file?"
         return
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        # what Python itself would read: UTF-8 (with or without a BOM), or a "# -*- coding: ... -*-" line
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
         submission.problems[name] = f"{name} is not UTF-8 text; save it as UTF-8."
         return
-    (submission.folder / name).write_text(text)
+    (submission.folder / name).write_bytes(data)       # as written: Python decodes it the same way
     submission.sources[name] = text
