@@ -16,11 +16,13 @@ import secrets
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -153,6 +155,7 @@ class ChildProcess:
             (self.workdir / "functional.bin").write_bytes(functional_code)
         self.counter = 0
         self.proc = None
+        self._permissions_set = False
         self._start()
 
     # ---- paths as the child sees them ----
@@ -187,8 +190,11 @@ class ChildProcess:
             uid, gid = unprivileged_user()
             os.chown(self.workdir, uid, gid)         # the child may write here; the files we
             os.chmod(self.workdir, 0o700)            # put in it stay root's and read-only
-            for path in self.workdir.rglob("*"):
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            if not self._permissions_set:            # once: later the folder holds the child's files,
+                self._permissions_set = True         # symlinks maybe, which chmod would follow
+                for path in self.workdir.rglob("*"):
+                    if not path.is_symlink():
+                        os.chmod(path, 0o755 if path.is_dir() else 0o644)
             kwargs = dict(user=uid, group=gid, extra_groups=[])
         self.proc = subprocess.Popen(
             self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -228,7 +234,11 @@ class ChildProcess:
         request = {"id": rid, "op": op, **fields}
         if inputs:
             name = f"in_{rid}.npz"
-            np.savez(self.workdir / name, **inputs)
+            try:
+                write_new_file(self.workdir / name, lambda f: np.savez(f, **inputs))
+            except OSError:             # the child put something where our input goes
+                self.kill()
+                raise ChildDied()
             request["inputs"] = name
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -247,11 +257,8 @@ class ChildProcess:
 
     def _answer(self, rid):
         path = self.workdir / f"out_{rid}.npz"
-        if not path.is_file() or path.stat().st_size > 400 * 2**20:
-            raise ChildDied()
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
+            arrays = read_answer(path)
             meta = json.loads(arrays.pop("__meta__").tobytes().decode())
         except Exception:
             raise ChildDied()
@@ -283,6 +290,35 @@ class ChildProcess:
     def close(self):
         self.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+ANSWER_BYTES = 400 * 2**20          # the largest answer file the child may write
+
+
+def write_new_file(path, write):
+    """Create path and write(file) into it, in a folder the child can write to: never through a
+    symlink or into anything the child put there first (O_EXCL fails on any existing name)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as file:
+        write(file)
+
+
+def read_answer(path):
+    """The arrays of an answer file the child wrote, read as untrusted: a regular file (not a symlink,
+    a FIFO or a device), at most ANSWER_BYTES, an uncompressed zip (so nothing expands in memory)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > ANSWER_BYTES:
+            raise ValueError("not a regular file of a sane size")
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+            if (len(members) > 10_000 or any(m.compress_type != zipfile.ZIP_STORED for m in members)
+                    or sum(m.file_size for m in members) > ANSWER_BYTES):
+                raise ValueError("not what np.savez writes")
+        file.seek(0)
+        with np.load(file, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
 
 
 def kill_stragglers(token):
