@@ -32,6 +32,7 @@ class Rubric:
     allowed_imports: frozenset
     memory_bytes: int
     call_seconds: float
+    grading_seconds: float = 300.0     # all checks but the two training runs, per submission
 
     def select(self, only=(), skip=(), public=False):
         """Rows chosen by --only / --skip (prefixes of check ids) and --public (visible only)."""
@@ -69,6 +70,7 @@ def load_rubric(path=None):
             allowed_imports=frozenset(data["policy"]["allowed_imports"]),
             memory_bytes=int(float(data["limits"]["memory_gib"]) * 2**30),
             call_seconds=float(data["limits"]["call_seconds"]),
+            grading_seconds=float(data["limits"].get("grading_seconds", 300)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GraderError(f"Rubric file {path} is missing or mistypes an entry ({exc!r}); "
