@@ -25,6 +25,9 @@ def no_autodiff(ctx):
     findings = [f"{f} imports a banned library" for f in scan.banned]
     findings += [f"{f} uses import machinery (only plain `import numpy as np` style imports are allowed)"
                  for f in scan.dynamic]
+    findings += [f"{f} reaches into frames or interpreter hooks (tracebacks' tb_frame, f_back, f_globals, "
+                 "__subclasses__, ...), the way to the grader's own code; your model never needs them"
+                 for f in scan.introspection]
     for attempt in ctx.shared.get("banned_attempts", []):
         where = attempt["where"][-1] if attempt["where"] else None
         findings.append(f"{where[0]}:{where[1]}: {where[3]} tried to import {attempt['module']}" if where
@@ -82,7 +85,11 @@ def vectorized(ctx):
                 + (f"{mine * 1000:.0f} ms" if np.isfinite(mine) else f"more than {limit:.0f} s")
                 + f", more than {factor}x the reference's {theirs * 1000:.1f} ms."
                 + (f" It has {loops} nested Python loops: loop at most over the kh*kw kernel offsets or the filters,"
-                   " never over samples or pixels." if loops >= 2 else " Vectorize it with extract_patches and one contraction."))
+                   " never over samples or pixels." if loops >= 2 else
+                   " If it does not loop over samples or pixels (map() and np.vectorize loop too), the cause is"
+                   " probably a huge temporary: a broadcast product such as patches[:, None] * weight[None, ...]"
+                   " summed over the window axes builds an (N, F, C, OH, OW, kh, kw) array. Contract with"
+                   " np.tensordot, np.matmul or np.einsum(..., optimize=True) instead."))
     return f"conv2d_forward {got[0] * 1000:.1f} ms, conv2d_backward {got[1] * 1000:.1f} ms (reference {want[0] * 1000:.1f} / {want[1] * 1000:.1f} ms)"
 
 

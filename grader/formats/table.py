@@ -1,8 +1,11 @@
 """The readable score table printed after grading."""
+import re
 import shutil
 import textwrap
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not_implemented": "TODO"}
+# Control characters (terminal escape sequences among them) a submission may put in its error messages
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def to_table(report, width=None):
@@ -14,7 +17,7 @@ def to_table(report, width=None):
         points = f"{test.score:g}/{test.max_score:g}"
         lines.append(f"{MARKS[test.status]:<5} {points:>5}  {test.name}")
         if test.output and test.status != "passed":
-            for paragraph in test.output.splitlines():
+            for paragraph in CONTROL.sub("?", test.output).splitlines():
                 lines += textwrap.wrap(paragraph, width - 14, initial_indent=" " * 14, subsequent_indent=" " * 16) or [""]
     lines.append("")
     item_scores = report.item_scores()
