@@ -193,6 +193,21 @@ MUTANTS = [
         breaks=("mlp.init",), may_break=("mlp.accuracy",),
     ),
     Mutant(
+        "mlp_init_W2_drawn_first",              # right statistics, but not the contract's draws
+        "mlp.py",
+        old="        rng = np.random.default_rng(seed)\n",
+        new="        rng = np.random.default_rng(seed)\n"
+            "        W2 = rng.normal(0.0, weight_std, (hidden_dim, output_dim))   # drawn first\n",
+        breaks=("mlp.init",), may_break=("mlp.accuracy",),
+    ),
+    Mutant(
+        "mlp_init_transposed_draw",             # W1 drawn as (hidden, input) then transposed
+        "mlp.py",
+        old='            "W1": rng.normal(0.0, weight_std, (input_dim, hidden_dim)),\n',
+        new='            "W1": rng.normal(0.0, weight_std, (hidden_dim, input_dim)).T,\n',
+        breaks=("mlp.init",), may_break=("mlp.accuracy",),
+    ),
+    Mutant(
         "mlp_init_float32_params",
         "mlp.py",
         old='            "b2": np.zeros(output_dim),\n'
@@ -298,6 +313,15 @@ MUTANTS = [
             '        self.grads["W2"] += A1.T @ delta2\n'
             '        self.grads["b2"] += np.sum(delta2, axis=0)\n'
             "        return self.grads\n",
+        breaks=("mlp.backward",), may_break=("mlp.accuracy",),
+    ),
+    Mutant(
+        "mlp_backward_mutates_cached_probs",    # right gradients once; a second backward differs
+        "mlp.py",
+        old="        delta2 = (probs - targets) / N                          # (N, K)\n",
+        new="        delta2 = probs                    # the cached array itself\n"
+            "        delta2 -= targets\n"
+            "        delta2 /= N\n",
         breaks=("mlp.backward",), may_break=("mlp.accuracy",),
     ),
     Mutant(
@@ -470,7 +494,26 @@ MUTANTS = [
             "            dx[:, :, i:i + kh, j:j + kw] += np.tensordot(dout[:, :, i, j], weight, axes=([1], [0]))\n",
         breaks=("policy.vectorized",), may_break=("cnn.accuracy",),
     ),
+    Mutant(
+        "conv_backward_strides_from_shape",     # patches built for a C-contiguous x only
+        "cnn.py",
+        old="    patches = extract_patches(x, kh, kw)                                     # (N, C, OH, OW, kh, kw)\n"
+            "    cols = patches.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, OH * OW)  # as in conv2d_forward\n",
+        new="    s, (H, W) = x.itemsize, x.shape[2:]\n"
+            "    patches = as_strided(x, shape=(N, C, OH, OW, kh, kw),\n"
+            "                         strides=(C * H * W * s, H * W * s, W * s, s, W * s, s))\n"
+            "    cols = patches.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, OH * OW)\n",
+        breaks=("cnn.conv2d_backward",),
+    ),
     # ------------------------------------------------------------------ cnn.py: CNN
+    Mutant(
+        "cnn_init_fc_drawn_first",              # right statistics, but not the contract's draws
+        "cnn.py",
+        old="        rng = np.random.default_rng(seed)\n",
+        new="        rng = np.random.default_rng(seed)\n"
+            "        fc_first = rng.normal(0.0, np.sqrt(1.0 / fc_in), (fc_in, num_classes))\n",
+        breaks=("cnn.init",), may_break=("cnn.accuracy",),
+    ),
     Mutant(
         "cnn_init_fc_std_he",                   # sqrt(2 / fan_in) for fc_W too
         "cnn.py",

@@ -1,0 +1,79 @@
+"""The grader's own process must stay safe whatever the child does in the folder they share.
+
+Student code can reach child.py's globals by walking up from an exception's frame (the static scan
+flags the plain spelling; these cases spell it with getattr and string sums, as a determined cheat
+would), and from there plant files where the grader (often root) writes inputs or reads answers:
+- a symlink where the next input goes: the grader must never write through it;
+- a FIFO where the next input goes: the grader must not block on it;
+- a compressed answer that expands to 1.5 GB: the grader must refuse it, not load it.
+Each time the grader must finish with a complete report, and the attack must cost the student the
+checks it broke.
+"""
+import pytest
+
+import gradertools as gt
+
+WALK = '''
+
+def _child_globals():
+    """child.py's module globals, found through the frames above this import."""
+    try:
+        raise ZeroDivisionError
+    except ZeroDivisionError as exc:
+        frame = getattr(getattr(exc, "__trace" + "back__"), "tb_" + "frame")
+    while frame is not None:
+        names = getattr(frame, "f_" + "globals")
+        if "BannedImportGuard" in names:
+            return names
+        frame = getattr(frame, "f_" + "back")
+    return None
+
+
+_G = _child_globals()
+'''
+
+ATTACKS = {
+    "symlink": WALK + '''
+if _G is not None:
+    for _k in range(1, 120):             # where the grader will write the inputs of requests 1..119
+        try:
+            _G["os"].symlink("{target}_%d.npz" % _k, "in_%d.npz" % _k)
+        except OSError:
+            pass
+''',
+    "fifo": WALK + '''
+if _G is not None:
+    for _k in range(1, 120):
+        try:
+            _G["os"].mkfifo("in_%d.npz" % _k)
+        except OSError:
+            pass
+''',
+    "zip_bomb": WALK + '''
+if _G is not None:
+    def _bomb(file, **arrays):           # every answer: 1.5 GB of zeros, ~1.5 MB compressed
+        arrays["zz"] = np.broadcast_to(np.uint8(0), (1_500_000_000,))
+        return np.savez_compressed(file, **arrays)
+    _G["_savez"] = _bomb
+''',
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_child_cannot_turn_the_shared_folder_against_the_grader(attack, tmp_path):
+    submission = gt.copy_submission(gt.ROOT / "solution", tmp_path / "submission")
+    target = tmp_path / "written_by_the_grader"
+    functional = submission / "functional.py"
+    text = functional.read_text()
+    anchor = "import numpy as np\n"
+    assert anchor in text
+    functional.write_text(text.replace(anchor, anchor + ATTACKS[attack].replace("{target}", str(target)), 1))
+
+    skip = gt.default_skip()
+    run = gt.run_grader(submission, tmp_path / "results.json", skip=skip, timeout=300)
+    problems = gt.run_problems(run, skip)
+    assert not problems, "\n".join(problems) + "\n" + gt.describe(run)
+    assert not list(tmp_path.glob("written_by_the_grader*")), "the grader wrote through the child's symlink"
+    lost = [t["name"] for t in run.results["tests"] if gt.lost_points(t)]
+    assert "functional.sigmoid: values match the reference" in lost, (
+        f"the {attack} attack broke the answers of functional.sigmoid, yet it kept its points\n" + gt.describe(run))
