@@ -6,7 +6,7 @@ import traceback
 from functools import lru_cache, partial
 from pathlib import Path
 
-from grader import reference, static
+from grader import cases, reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.isolation import Limits, sandbox_mode, sandbox_warnings
@@ -32,7 +32,8 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
     submission = load_submission(path)
     try:
         submission.scan = static.scan(submission.sources, rubric.allowed_imports)
-        results, shared = run_checks(checks, submission, rubric, mnist)
+        with cases.salted(rubric.input_salt):
+            results, shared = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
     notes = sandbox_warnings() + [f"{name}: {problem}" for name, problem in submission.problems.items()]

@@ -33,6 +33,7 @@ class Rubric:
     memory_bytes: int
     call_seconds: float
     grading_seconds: float = 300.0     # all checks but the two training runs, per submission
+    input_salt: int = 0                # see grader/cases.py; the public kit is built with 0
 
     def select(self, only=(), skip=(), public=False):
         """Rows chosen by --only / --skip (prefixes of check ids) and --public (visible only)."""
@@ -71,6 +72,7 @@ def load_rubric(path=None):
             memory_bytes=int(float(data["limits"]["memory_gib"]) * 2**30),
             call_seconds=float(data["limits"]["call_seconds"]),
             grading_seconds=float(data["limits"].get("grading_seconds", 300)),
+            input_salt=int(data.get("inputs", {}).get("salt", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GraderError(f"Rubric file {path} is missing or mistypes an entry ({exc!r}); "

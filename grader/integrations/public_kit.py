@@ -6,6 +6,7 @@ solution/. The public kit instead carries the reference's answers to exactly the
 checks make (recorded here by grading the reference with those checks), so the same checks, with
 the same inputs and messages, run there without any solution code.
 """
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -51,6 +52,7 @@ def record_public_answers(rubric):
     if reference.REFERENCE.mode != "live":
         raise GraderError("A public kit can only be built from the full kit (with solution/).")
     reference.REFERENCE.mode = "record"
+    rubric = dataclasses.replace(rubric, input_salt=0)     # the public inputs (see grader/cases.py)
     try:
         report = grade(reference.SOLUTION_DIR, rubric, skip=("mlp.accuracy", "cnn.accuracy"), public=True)
     finally:
@@ -63,12 +65,14 @@ def record_public_answers(rubric):
 
 def public_rubric_text(rubric_path):
     """The rubric with only its visible checks (the others cannot run without the solution)."""
-    lines, in_checks = [], False
+    lines, section = [], None
     for line in Path(rubric_path).read_text().splitlines():
         if line.startswith("["):
-            in_checks = line.strip() == "[checks]"
-        if in_checks and line.startswith('"') and 'visibility = "visible"' not in line:
+            section = line.strip()
+        if section == "[checks]" and line.startswith('"') and 'visibility = "visible"' not in line:
             continue
+        if section == "[inputs]" and line.split("=")[0].strip() == "salt":
+            line = "salt = 0                # the inputs the recorded answers are for"   # the course's stays secret
         lines.append(line)
     return "\n".join(lines) + "\n"
 
