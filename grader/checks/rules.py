@@ -65,7 +65,7 @@ def vectorized(ctx):
     factor = ctx.rubric.vectorized_factor
 
     def measure_reference():
-        with Session(SOLUTION_DIR, ["functional", "cnn"]) as reference_session:
+        with Session(SOLUTION_DIR, ["functional", "cnn"], trusted=True) as reference_session:
             return best_times(reference_session, timeout=60)
     want = reference.timed("conv2d", measure_reference)
     limit = max(2.0, factor * max(want) * 2)
