@@ -11,6 +11,7 @@ import pytest
 import xmlschema
 
 import gradertools as gt
+from grader.rubric import DEFAULT
 
 ROOT = gt.ROOT
 NO_TRAINING = tuple(x for item in gt.ACCURACY_ITEMS for x in ("--skip", item))
@@ -145,3 +146,21 @@ def test_grading_from_inside_the_submission_never_imports_it_into_the_grader(tmp
     assert proc.returncode == 0, proc.stderr
     assert not (folder / "IMPORTED").exists()
     assert "Score: 5 / 5" in proc.stdout
+
+
+def test_code_slow_in_every_call_gets_a_report_within_the_grading_budget(tmp_path):
+    """Each call stays under its own limit, but together they would take minutes: the rubric's
+    grading_seconds ends the run, and the checks left over fail with a sentence saying why."""
+    submission = gt.copy_submission(gt.SOLUTION, tmp_path / "submission")
+    functional = submission / "functional.py"
+    functional.write_text(functional.read_text().replace(
+        "import numpy as np\n", "import time\n\nimport numpy as np\n\ntime.sleep(0.5)\n", 1).replace(
+        '    """Apply the logistic sigmoid elementwise.', '    time.sleep(2.0)\n    """Apply the logistic sigmoid elementwise.', 1))
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(DEFAULT.read_text().replace("\ngrading_seconds = 300", "\ngrading_seconds = 10", 1))
+    run = gt.run_grader(submission, tmp_path / "results.json", only=("functional", "mlp.forward"),
+                        extra_args=("--rubric", str(rubric)), timeout=240)
+    assert run.returncode == 0 and run.results, gt.describe(run)
+    assert run.elapsed < 90, f"the grading budget did not stop the run: {run.elapsed:.0f} s"
+    not_run = [t["name"] for t in run.results["tests"] if "used up the grading time" in t.get("output", "")]
+    assert not_run and all(gt.lost_points(t) for t in run.results["tests"] if t["name"] in not_run), gt.describe(run)
