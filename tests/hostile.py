@@ -430,6 +430,29 @@ HOSTILE = [
         full=FUNCTIONAL + MLP_UNITS + CNN_UNITS + ("policy.vectorized",),
     ),
     Hostile(
+        "mlp_params_shared_by_class",
+        "Broken, not hostile: every MLP shares one params dict, a class attribute, so a new MLP overwrites the "
+        "weights of the others: mlp.init loses points (seeding); mlp.step, mlp.backward not constrained.",
+        edits=(after("mlp.py", "class MLP:\n", "    _shared = {}                       # one dict for every instance\n"),
+               after("mlp.py", '            "b2": np.zeros(output_dim),\n        }\n',
+                     "        MLP._shared.update(self.params)\n"
+                     "        self.params = MLP._shared\n")),
+        lose=("mlp.init",),
+        full=FUNCTIONAL + ("mlp.forward",) + CNN_UNITS + POLICY,
+    ),
+    Hostile(
+        "mlp_step_leaves_forward_stale",
+        "Broken, not hostile: forward reads a dict copied in __init__ while step rebinds params[k], so params "
+        "changes but forward never does (training learns nothing): mlp.step loses points; the rest full.",
+        edits=(after("mlp.py", '            "b2": np.zeros(output_dim),\n        }\n',
+                     "        self._weights = dict(self.params)   # what forward reads: stale once step rebinds\n"),
+               ("mlp.py", "        p = self.params\n", "        p = self._weights\n"),
+               ("mlp.py", "            self.params[name] -= lr * grads[name]\n",
+                "            self.params[name] = self.params[name] - lr * grads[name]\n")),
+        lose=("mlp.step",),
+        full=FUNCTIONAL + ("mlp.init", "mlp.forward", "mlp.backward") + CNN_UNITS + POLICY,
+    ),
+    Hostile(
         "kills_parent",
         "MLP.forward tries os.kill(os.getppid(), 9) (inside try/except) before computing the right answer: "
         "the grader survives with a complete report; mlp.forward, mlp.backward not constrained; the rest full.",
