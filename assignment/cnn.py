@@ -45,7 +45,9 @@ def conv2d_forward(x, weight, bias):
     Hint: extract_patches(x, kh, kw) hands you every window at once; one contraction
     over the (C, kh, kw) axes does the rest. Loops over images or pixels are too slow.
     """
-    # TODO: patches = extract_patches(...) as columns, one np.matmul with weight, add bias.
+    # TODO: patches = extract_patches(x, kh, kw); transpose and reshape them to columns of shape
+    # (N, C*kh*kw, OH*OW); one np.matmul with weight reshaped to (F, C*kh*kw); add bias[:, None];
+    # reshape to (N, F, OH, OW).
     raise NotImplementedError("conv2d_forward: not written yet")
 
 
@@ -69,7 +71,8 @@ def conv2d_backward(dout, x, weight):
     Hint: dweight is one contraction of dout with extract_patches(x, kh, kw).
     For dx, a loop over the kh * kw kernel offsets (p, q) is fine.
     """
-    # TODO: dbias by summing, dweight by one np.matmul with the columns, dx with a loop over (p, q).
+    # TODO: dbias by summing dout; dweight by one np.matmul of dout as (N, F, OH*OW) with the
+    # columns of conv2d_forward, summed over n; dx with a loop over the kernel offsets (p, q).
     raise NotImplementedError("conv2d_backward: not written yet")
 
 

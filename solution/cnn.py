@@ -53,7 +53,9 @@ def conv2d_forward(x, weight, bias):
     over the (C, kh, kw) axes does the rest. Loops over images or pixels are too slow.
     """
     ### BEGIN SOLUTION
-    # TODO: patches = extract_patches(...) as columns, one np.matmul with weight, add bias.
+    # TODO: patches = extract_patches(x, kh, kw); transpose and reshape them to columns of shape
+    # (N, C*kh*kw, OH*OW); one np.matmul with weight reshaped to (F, C*kh*kw); add bias[:, None];
+    # reshape to (N, F, OH, OW).
     F, C, kh, kw = weight.shape
     patches = extract_patches(x, kh, kw)                                     # (N, C, OH, OW, kh, kw)
     N, _, OH, OW = patches.shape[:4]
@@ -86,7 +88,8 @@ def conv2d_backward(dout, x, weight):
     For dx, a loop over the kh * kw kernel offsets (p, q) is fine.
     """
     ### BEGIN SOLUTION
-    # TODO: dbias by summing, dweight by one np.matmul with the columns, dx with a loop over (p, q).
+    # TODO: dbias by summing dout; dweight by one np.matmul of dout as (N, F, OH*OW) with the
+    # columns of conv2d_forward, summed over n; dx with a loop over the kernel offsets (p, q).
     F, C, kh, kw = weight.shape
     N, _, OH, OW = dout.shape
     patches = extract_patches(x, kh, kw)                                     # (N, C, OH, OW, kh, kw)
