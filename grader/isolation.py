@@ -314,13 +314,11 @@ def read_answer(path):
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_size > ANSWER_BYTES:
             raise ValueError("not a regular file of a sane size")
-        with zipfile.ZipFile(file) as archive:
-            members = archive.infolist()
+        with np.load(file, allow_pickle=False) as npz:
+            members = npz.zip.infolist()         # checked before any member is read
             if (len(members) > 10_000 or any(m.compress_type != zipfile.ZIP_STORED for m in members)
                     or sum(m.file_size for m in members) > ANSWER_BYTES):
                 raise ValueError("not what np.savez writes")
-        file.seek(0)
-        with np.load(file, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
 
 

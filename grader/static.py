@@ -62,15 +62,6 @@ def scan(sources, allowed):
     return result
 
 
-def docstrings(tree):
-    """The docstring nodes of the module, its classes and its functions."""
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                yield first.value
-
-
 def module_names(value):
     """The string constants that are handed to something (a call or a subscript: __import__("torch"),
     sys.modules["torch"]) and look like a module path; docstrings and messages are not."""
@@ -96,7 +87,7 @@ def scan_tree(name, tree, text, allowed, result):
                              if a.name.split(".")[0] in MACHINERY_MODULES)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in MACHINERY_MODULES:
             machinery.update(a.asname or a.name for a in node.names)
-    handed = {id(node) for node in module_names(tree)} - {id(node) for node in docstrings(tree)}
+    handed = {id(node) for node in module_names(tree)}
     uses = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):

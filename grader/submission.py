@@ -46,10 +46,9 @@ def load_submission(path):
         with zipfile.ZipFile(path) as archive:
             members = {}
             for info in archive.infolist():
-                base = PurePosixPath(info.filename.replace("\\", "/")).name   # Windows zips may use backslashes
+                base = member_path(info).name
                 if base in FILES and not info.is_dir() and "__MACOSX" not in info.filename:
-                    depth = len(PurePosixPath(info.filename.replace("\\", "/")).parts)
-                    if base not in members or depth < len(PurePosixPath(members[base].filename.replace("\\", "/")).parts):
+                    if base not in members or len(member_path(info).parts) < len(member_path(members[base]).parts):
                         members[base] = info
             for name, info in members.items():
                 if info.file_size > MAX_FILE_BYTES:
@@ -64,6 +63,11 @@ def load_submission(path):
                                          "at the top of the folder or zip.")
         submission.sources.setdefault(name, None)
     return submission
+
+
+def member_path(info):
+    """A zip member's path; zips made on Windows may separate folders with backslashes."""
+    return PurePosixPath(info.filename.replace("\\", "/"))
 
 
 def locate(folder, name):

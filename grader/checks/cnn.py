@@ -134,10 +134,13 @@ def backward_reply(ctx, seed, n, c, h, w, f, kh, kw, echo=False, fixed=False):
     dout = cases.rng(seed + 1, fixed).normal(size=(n, f, h - kh + 1, w - kw + 1))
     reply = ctx.student.call("cnn.conv2d_backward", dout, x, weight, echo=echo)
     what = f"conv2d_backward(dout, x, weight) with x {x.shape}, weight {weight.shape}"
-    got = reply.value
+    return reply, expect_triple(reply.value, what), (dout, x, weight), what
+
+
+def expect_triple(got, what):
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         raise CheckFailed(f"{what} returned {type(got).__name__}; expected a tuple (dx, dweight, dbias).")
-    return reply, got, (dout, x, weight), what
+    return got
 
 
 @check("cnn.conv2d_backward: shapes and dtypes")
@@ -190,25 +193,21 @@ def conv_backward_layouts(ctx):
     x, weight, _ = cases.conv_inputs(226, 2, 3, 8, 6, 4, 3, 3)
     dout = cases.rng(227).normal(size=(2, 4, 6, 4))
     want = ref.conv2d_backward(dout, x, weight)
-    calls = [(f"{label} and dout as given", (dout, variant, weight)) for label, variant in cases.layouts(x)]
-    calls += [(f"{label.replace(' x', ' dout')} and x as given", (variant, x, weight))
+    layout_hint = (" The same values in another memory layout must give the same gradients: take strides from "
+                   "the array itself (x.strides), never from its shape and itemsize.")
+    calls = [(f"{label} and dout as given", (dout, variant, weight), GRADIENTS, layout_hint)
+             for label, variant in cases.layouts(x)]
+    calls += [(f"{label.replace(' x', ' dout')} and x as given", (variant, x, weight), GRADIENTS, layout_hint)
               for label, variant in cases.layouts(dout)]
-    calls.append(("float32 dout, x and weight", tuple(a.astype(np.float32) for a in (dout, x, weight))))
-    for label, args in calls:
-        got = ctx.student.call("cnn.conv2d_backward", *args).value
+    calls.append(("float32 dout, x and weight", tuple(a.astype(np.float32) for a in (dout, x, weight)), FLOAT32, ""))
+    for label, args, tol, hint in calls:
         what = f"conv2d_backward(dout, x, weight) with {label}"
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            raise CheckFailed(f"{what} returned {type(got).__name__}; expected a tuple (dx, dweight, dbias).")
-        tol = FLOAT32 if "float32" in label else GRADIENTS
+        got = expect_triple(ctx.student.call("cnn.conv2d_backward", *args).value, what)
         try:
             for name, value, expected in zip(("dx", "dweight", "dbias"), got, want):
                 expect_close(expect_finite(value, f"{name} from {what}"), expected, f"{name} from {what}", tol)
         except CheckFailed as failure:
-            if "float32" in label:
-                raise
-            raise CheckFailed(f"{failure} The same values in another memory layout must give the same "
-                              "gradients: take strides from the array itself (x.strides), never from its "
-                              "shape and itemsize.")
+            raise CheckFailed(f"{failure}{hint}")
 
 
 @check("cnn.conv2d_backward: inputs unchanged")

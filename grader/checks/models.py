@@ -127,29 +127,25 @@ def register(kind):
                 raise CheckFailed(f"{label}(seed=3).params[{name!r}] changed when another {label} was created: "
                                   "each model needs its own dict, made in __init__ (self.params = {...}), "
                                   "not one shared by the class.")
+        # Guesses at how the draws went wrong, drawn with unit std and scaled like the real ones.
+        unit = np.random.default_rng(3)
+        ordered = {w: unit.normal(0.0, 1.0, want[w].shape) for w in weights}
+        unit = np.random.default_rng(3)
+        reordered = {w: unit.normal(0.0, 1.0, want[w].shape) for w in reversed(weights)}
         for name in weights:
-            got = expect_shape(first[name], want[name].shape, f"{label}(seed=3).params[{name!r}]")
-            if np.allclose(got, want[name], rtol=1e-6, atol=0):
-                continue
-            hint = ("use one rng = np.random.default_rng(seed) and draw " + " then ".join(weights)
-                    + " in that order, each with rng.normal(0, std, shape).")
-            std = {w: np.std(want[w]) for w in weights}       # only to scale the guesses below
-            unit = np.random.default_rng(3)
-            reordered = {w: unit.normal(0.0, 1.0, want[w].shape) for w in reversed(weights)}
-            transposed = np.random.default_rng(3).normal(0.0, 1.0, want[name].shape[::-1]).T
-            def looks_like(z):
-                if z.shape != got.shape or not np.all(np.isfinite(got)) or np.std(got) == 0:
-                    return False
-                return np.corrcoef(got.ravel(), z.ravel())[0, 1] > 0.999
-            if looks_like(reordered[name] * std[name]):
-                hint = "draw " + " before ".join(weights) + ", in the contract's order: " + hint
-            elif name == weights[0] and looks_like(transposed * std[name]):
-                hint = f"draw {name} with shape {want[name].shape} directly, not its transpose: " + hint
-            index = np.unravel_index(np.argmax(~np.isclose(got, want[name], rtol=1e-6, atol=0)), got.shape)
-            index = tuple(int(i) for i in index)
-            raise CheckFailed(f"{label}(seed=3).params[{name!r}] is not what the contract's draws give "
-                              f"(at index {index}: got {got[index]:.6g}, expected {want[name][index]:.6g}); "
-                              + hint)
+            z = ordered[name]
+            std = float(np.sum(want[name] * z) / np.sum(z * z))      # the contract's std for this weight
+            guesses = [(f"{' and '.join(weights)} were drawn in the other order: draw {weights[0]} first",
+                        reordered[name] * std)]
+            if name == weights[0]:
+                guesses.append((f"{name} was drawn as its transpose: draw shape {want[name].shape} directly",
+                                np.random.default_rng(3).normal(0.0, 1.0, want[name].shape[::-1]).T * std))
+            try:
+                expect_close(first[name], want[name], f"{label}(seed=3).params[{name!r}]",
+                             dict(rtol=1e-6, atol=0.0), signatures=guesses)
+            except CheckFailed as failure:
+                raise CheckFailed(f"{failure} Use one rng = np.random.default_rng(seed) and draw "
+                                  + " then ".join(weights) + ", each with rng.normal(0, std, shape).")
 
     # ---- forward ----------------------------------------------------------------------------------
     @check(f"{item}.forward: shape")
