@@ -249,31 +249,28 @@ def other_load(before, after, seconds):
     return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / seconds)
 
 
-def time_numpy(kind, data):
-    """Warm up, then time one epoch of the NumPy model; its test accuracy afterwards."""
+def time_numpy(kind, data, dtype=np.float64):
+    """Warm up, then time one epoch of the NumPy model; its test accuracy afterwards. dtype float32 is
+    the what-if the contract forbids (it only shows how much of the gap to PyTorch is precision)."""
     X_train, y_train, X_test, y_test = data
-    X = model_input(kind, X_train)
-    numpy_epoch(numpy_model(kind), X, y_train, LR[kind], max_batches=WARMUP_BATCHES)
-    model = numpy_model(kind)
-    seconds = numpy_epoch(model, X, y_train, LR[kind])
-    return {"seconds": seconds, "test_acc": numpy_accuracy(model, model_input(kind, X_test), y_test)}
+
+    def model():
+        m = numpy_model(kind)
+        m.params = {name: value.astype(dtype) for name, value in m.params.items()}
+        return m
+    X = model_input(kind, X_train.astype(dtype, copy=False))
+    numpy_epoch(model(), X, y_train, LR[kind], max_batches=WARMUP_BATCHES, dtype=dtype)
+    trained = model()
+    seconds = numpy_epoch(trained, X, y_train, LR[kind], dtype=dtype)
+    return {"seconds": seconds, "test_acc": numpy_accuracy(trained, model_input(kind, X_test), y_test)}
 
 
-def time_numpy_float32(kind, X32, y_train):
-    """What if: the same reference code with float32 data, labels and parameters (the contract asks
-    for float64; this only shows how much of the gap to PyTorch is precision)."""
-    X = model_input(kind, X32)
-    model = numpy_model(kind)
-    model.params = {name: value.astype(np.float32) for name, value in model.params.items()}
-    numpy_epoch(model, X, y_train, LR[kind], max_batches=WARMUP_BATCHES, dtype=np.float32)
-    return {"seconds": numpy_epoch(model, X, y_train, LR[kind], dtype=np.float32)}
-
-
-def time_torch(kind, tensors):
-    """Warm up, then time one epoch of the torch model (the NumPy model's initial weights)."""
+def time_torch(kind, tensors, dtype=None):
+    """Warm up, then time one epoch of the torch model (the NumPy model's initial weights); tensors'
+    images are in dtype (float32 unless given)."""
     X, y = model_input(kind, tensors["X_train"]), tensors["y_train"]
-    torch_epoch(torch_model(kind, numpy_model(kind)), X, y, LR[kind], max_batches=WARMUP_BATCHES)
-    model = torch_model(kind, numpy_model(kind))
+    torch_epoch(torch_model(kind, numpy_model(kind), dtype), X, y, LR[kind], max_batches=WARMUP_BATCHES)
+    model = torch_model(kind, numpy_model(kind), dtype)
     seconds = torch_epoch(model, X, y, LR[kind])
     return {"seconds": seconds,
             "test_acc": torch_accuracy(model, model_input(kind, tensors["X_test"]), tensors["y_test"])}
@@ -293,19 +290,17 @@ def one_run(framework, out):
     start, cpu_before = time.perf_counter(), cpu_seconds()
     if framework == "torch":
         models = {kind: time_torch(kind, tensors) for kind in ("mlp", "cnn")}
-        tensors64 = dict(tensors, X_train=torch.tensor(X_train, dtype=torch.float64))
+        tensors64 = dict(tensors, X_train=torch.tensor(X_train, dtype=torch.float64),
+                         X_test=torch.tensor(X_test, dtype=torch.float64))
         for kind in ("mlp", "cnn"):       # what if PyTorch ran in NumPy's precision
-            X, y = model_input(kind, tensors64["X_train"]), tensors64["y_train"]
-            torch_epoch(torch_model(kind, numpy_model(kind), torch.float64), X, y, LR[kind], max_batches=WARMUP_BATCHES)
-            models[f"{kind}_float64"] = {"seconds": torch_epoch(torch_model(kind, numpy_model(kind), torch.float64),
-                                                                 X, y, LR[kind])}
+            models[f"{kind}_float64"] = time_torch(kind, tensors64, torch.float64)
     else:
         models = {kind: time_numpy(kind, data) for kind in ("mlp", "cnn")}
         models["data_overhead"] = {"seconds": data_epoch(model_input("mlp", X_train), y_train)}
         models["mlp_products_only"] = {"seconds": mlp_products_epoch(model_input("mlp", X_train), y_train)}
-        X32 = X_train.astype(np.float32)
+        data32 = (X_train.astype(np.float32), y_train, X_test.astype(np.float32), y_test)
         for kind in ("mlp", "cnn"):
-            models[f"{kind}_float32"] = time_numpy_float32(kind, X32, y_train)
+            models[f"{kind}_float32"] = time_numpy(kind, data32, np.float32)
     result = {"machine": machine_info(framework), "models": models,
               "other_processes_cores": other_load(cpu_before, cpu_seconds(), time.perf_counter() - start)}
     Path(out).write_text(json.dumps(result))
