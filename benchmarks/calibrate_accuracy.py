@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from grader.checks.accuracy import SETTINGS, train_and_score  # noqa: E402
 from grader.grade import GROUP_MODULES, mnist_loader  # noqa: E402
 from grader.reference import SOLUTION_DIR  # noqa: E402
-from grader.session import Session  # noqa: E402
+from grader.sandbox.session import Session  # noqa: E402
 
 
 def run(item, seed, mnist):

@@ -20,7 +20,7 @@ from grader.feedback import REFERENCE_CURVES, comparable_settings  # noqa: E402
 from grader.formats import write_atomically  # noqa: E402
 from grader.grade import GROUP_MODULES, mnist_loader  # noqa: E402
 from grader.reference import SOLUTION_DIR  # noqa: E402
-from grader.session import Session  # noqa: E402
+from grader.sandbox.session import Session  # noqa: E402
 
 
 def run(item, seed, mnist):

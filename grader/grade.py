@@ -9,9 +9,9 @@ from pathlib import Path
 from grader import cases, reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
-from grader.isolation import Limits, sandbox_mode, sandbox_warnings
+from grader.sandbox.process import Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
-from grader.session import Session
+from grader.sandbox.session import Session
 from grader.submission import load_submission
 
 KIT_ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from grader.child import BANNED
+from grader.sandbox.child import BANNED
 
 CONTRACT_FUNCTIONS = {"sigmoid", "relu", "softmax", "one_hot", "cross_entropy"}
 SUBMISSION_MODULES = {"functional", "mlp", "cnn"}
@@ -14,7 +14,7 @@ DYNAMIC = {"__import__": "__import__()", "import_module": "importlib.import_modu
            "compile": "compile()", "__builtins__": "__builtins__", "builtins": "builtins", "__loader__": "__loader__",
            "globals": "globals()", "ctypes": "ctypes", "subprocess": "subprocess", "system": "os.system"}
 # Names that are import machinery only as attributes of these modules: self.modules, model.eval(),
-# re.compile or a student's own .system are fine (the runtime guard in child.py catches the rest).
+# re.compile or a student's own .system are fine (the runtime guard in sandbox/child.py catches the rest).
 AMBIGUOUS_ATTRIBUTES = {"modules", "exec", "eval", "compile", "globals", "builtins", "system"}
 MACHINERY_MODULES = {"sys", "os", "builtins", "importlib", "ctypes", "subprocess"}
 # Frames and interpreter hooks: the way from student code up into the grader's own code in the child

@@ -1,4 +1,4 @@
-"""What student code can and cannot do inside the child process (grader/isolation.py, session.py)."""
+"""What student code can and cannot do inside the child process (grader/sandbox/)."""
 import socket
 import subprocess
 import textwrap
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from grader import isolation
+from grader.sandbox import process as isolation
 from grader.errors import NotWritten, StudentError
-from grader.session import Session
+from grader.sandbox.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = [ROOT / "solution" / "functional.py", ROOT / "grader" / "cases.py", ROOT / "data" / "MNIST" / "raw",

@@ -78,7 +78,7 @@ def test_student_code_runs_as_nobody_and_cannot_write_the_submission(system_pyth
 
 
 def test_the_report_warns_when_the_kit_is_readable_by_that_user(system_python):
-    from grader.isolation import exposed_to_others
+    from grader.sandbox.process import exposed_to_others
     proc = grade(system_python, ROOT / "solution", "--only", "functional.relu")
     exposed = exposed_to_others([ROOT / "solution", ROOT / "grader", ROOT / "data"])
     assert ("WARNING" in proc.stdout) == bool(exposed), proc.stdout

@@ -13,7 +13,7 @@ from grader.checks import check
 from grader.compare import (FLOAT32, GRADIENTS, VALUES, expect_close, expect_dict, expect_dtype, expect_finite,
                             expect_shape, expect_unchanged)
 from grader.errors import CheckFailed
-from grader.session import Obj
+from grader.sandbox.session import Obj
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from grader.checks import check
 from grader.errors import CheckFailed, NotWritten
 from grader import reference
 from grader.reference import SOLUTION_DIR
-from grader.session import Session
+from grader.sandbox.session import Session
 
 
 def require_written(ctx):

@@ -112,7 +112,7 @@ if [[ -n "${MNIST_SETUP_DATA_FROM:-}" ]]; then fetch+=(--from-dir "$MNIST_SETUP_
 
 # 5: check the image
 cd "$kit"
-mode="$("$python" -c 'from grader.isolation import sandbox_mode; print(sandbox_mode())')" \
+mode="$("$python" -c 'from grader.sandbox.process import sandbox_mode; print(sandbox_mode())')" \
     || die "the grader does not start with $python (see above)."
 case "$mode" in
     bwrap) say "student code will run in a bubblewrap sandbox" ;;

@@ -1,6 +1,6 @@
 """The parent's handle on the student's code: call a function, build a model, get arrays back.
 
-A Session owns one child process (isolation.ChildProcess) with the student's modules imported.
+A Session owns one child process (process.ChildProcess) with the student's modules imported.
 Every call returns plain values (arrays, dicts, tuples, floats) decoded from the child's answer,
 or raises StudentError / NotWritten with a message a student can act on. After a crash or a
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.errors import NotWritten, StudentError
-from grader.isolation import ChildDied, ChildProcess, ChildTimeout, Limits
+from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = Path(__file__).resolve().parents[2]
 MASKED_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib")
 
 
@@ -142,7 +142,7 @@ class ChildTimeout(Exception):
 
 
 class ChildProcess:
-    """One child interpreter running grader/child.py on a submission folder."""
+    """One child interpreter running grader/sandbox/child.py on a submission folder."""
 
     def __init__(self, submission_dir, limits=Limits(), functional_code=None, trusted=False):
         self.limits = limits

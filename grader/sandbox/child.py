@@ -1,6 +1,6 @@
 """The only grader code that runs in the student's process. Small and boring on purpose.
 
-Started by isolation.py as `python -I child.py WORKDIR SUBMISSION_DIR [FUNCTIONAL_CODE]`. It reads one
+Started by process.py as `python -I child.py WORKDIR SUBMISSION_DIR [FUNCTIONAL_CODE]`. It reads one
 JSON request per line on stdin, runs it (import a student file, call a function, build a model,
 train), writes the answer to WORKDIR/out_<id>.npz (plain arrays plus a JSON `__meta__`, no pickle)
 and then writes one line `<id>` on the reply channel (the original stdout). Whatever the student
