@@ -6,7 +6,7 @@ import traceback
 from functools import lru_cache, partial
 from pathlib import Path
 
-from grader import cases, reference, static
+from grader import cases, lent, reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.sandbox.process import Limits, sandbox_mode, sandbox_warnings
@@ -87,11 +87,12 @@ def run_checks(checks, submission, rubric, mnist):
     # under each limit, say) cannot keep the grader busy for an hour: what is left over fails, named.
     budget_end = time.monotonic() + rubric.grading_seconds
 
-    def run_group(group, functional_code=None):
+    def run_group(group, lend_functional=False):
         modules = GROUP_MODULES[group]
-        session = Session(submission.folder, modules, limits, functional_code, import_seconds=rubric.call_seconds)
-        lent = {"functional"} if functional_code else set()       # the reference's, lent to the models
-        session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in lent})
+        session = Session(submission.folder, modules, limits, lent.answer if lend_functional else None,
+                          import_seconds=rubric.call_seconds)
+        borrowed = {"functional"} if lend_functional else set()       # the reference's, lent to the models
+        session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in borrowed})
         ctx = Context(session, submission, rubric, shared)
         try:
             for c in groups.get(group, []):
@@ -107,8 +108,7 @@ def run_checks(checks, submission, rubric, mnist):
         ran_functional = bool(groups.get("functional"))
         use_reference = static.substitutable(submission.scan) and not (functional_ok and ran_functional)
         if groups.get("models"):
-            code = reference.functional_code() if use_reference else None
-            run_group("models", code)
+            run_group("models", use_reference and reference.REFERENCE.mode != "replay")
 
     threads = [threading.Thread(target=functional_then_models)]
     threads += [threading.Thread(target=run_group, args=(g,)) for g in ("mlp.accuracy", "cnn.accuracy") if g in groups]

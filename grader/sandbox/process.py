@@ -137,6 +137,10 @@ class ChildDied(Exception):
     pass
 
 
+class CallbackRefused(Exception):
+    """The grader will not answer the child's question; the message is raised in the child."""
+
+
 class ChildTimeout(Exception):
     pass
 
@@ -144,8 +148,9 @@ class ChildTimeout(Exception):
 class ChildProcess:
     """One child interpreter running grader/sandbox/child.py on a submission folder."""
 
-    def __init__(self, submission_dir, limits=Limits(), functional_code=None, trusted=False):
+    def __init__(self, submission_dir, limits=Limits(), callback=None, trusted=False):
         self.limits = limits
+        self.callback = callback     # answers the child's `cb <n>` questions: (name, arrays) -> array
         # trusted: the reference solution (timed against the student's code). It runs outside the
         # sandbox, as the grader's own user, so nothing a student left running as `nobody` can signal
         # or slow it down in user mode.
@@ -154,8 +159,6 @@ class ChildProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
         shutil.copy(CHILD_SOURCE, self.workdir / "child.py")
         shutil.copytree(submission_dir, self.workdir / "submission")
-        if functional_code is not None:
-            (self.workdir / "functional.bin").write_bytes(functional_code)
         self.counter = 0
         self.proc = None
         self._permissions_set = False
@@ -168,8 +171,6 @@ class ChildProcess:
     def _command(self):
         box = "/box" if self.mode == "bwrap" else str(self.workdir)
         argv = [sys.executable, "-I", f"{box}/child.py", box, f"{box}/submission"]
-        if (self.workdir / "functional.bin").exists():
-            argv.append(f"{box}/functional.bin")
         if self.mode == "bwrap":
             argv = ["bwrap", *bwrap_mounts(), "--bind", str(self.workdir), "/box",
                     "--ro-bind", str(self.workdir / "submission"), "/box/submission",
@@ -251,12 +252,41 @@ class ChildProcess:
             raise ChildDied()
         deadline = time.monotonic() + timeout
         try:
-            while self._read_line(max(0.0, deadline - time.monotonic())) != str(rid):
-                pass
+            while True:
+                line = self._read_line(max(0.0, deadline - time.monotonic()))
+                if line == str(rid):
+                    break
+                if line.startswith("cb ") and line[3:].isdigit() and self.callback is not None:
+                    self._answer_callback(int(line[3:]))
         except (ChildTimeout, ChildDied):
             self.kill()
             raise
         return self._answer(rid)
+
+    def _answer_callback(self, n):
+        """Answer the child's question cb_<n>.npz: a function name and its arguments, answered by
+        self.callback with an array (or an error message the child raises). Arrays only, both ways."""
+        question = self.workdir / f"cb_{n}.npz"
+        try:
+            arrays = read_answer(question)
+            name = arrays.pop("__fn__").tobytes().decode()
+            answer = {"result": np.asarray(self.callback(name, arrays))}
+        except CallbackRefused as refusal:
+            answer = {"error": np.frombuffer(str(refusal).encode(), dtype=np.uint8)}
+        except Exception:
+            self.kill()
+            raise ChildDied()
+        finally:
+            question.unlink(missing_ok=True)
+        path = self.workdir / f"cbr_{n}.npz"
+        try:
+            path.unlink(missing_ok=True)
+            write_new_file(path, lambda f: np.savez(f, **answer))
+            self.proc.stdin.write(f"cbr {n}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.kill()
+            raise ChildDied()
 
     def _answer(self, rid):
         path = self.workdir / f"out_{rid}.npz"

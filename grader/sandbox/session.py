@@ -84,13 +84,15 @@ def crash_message(call, error):
 class Session:
     """One child process with the student's modules imported, restarted after a crash."""
 
-    def __init__(self, submission_dir, modules, limits=Limits(), functional_code=None,
+    def __init__(self, submission_dir, modules, limits=Limits(), lent_functional=None,
                  import_seconds=10.0, trusted=False):
         self.submission_dir = submission_dir
         self.trusted = trusted          # the reference solution: see ChildProcess
         self.modules = list(modules)
         self.limits = limits
-        self.functional_code = functional_code
+        # (name, arrays) -> array: the grader's functional.py functions, answered in the grader's process
+        # for a child whose own functional.py is broken (see child.lent_module); None: the student's own
+        self.lent_functional = lent_functional
         self.import_seconds = import_seconds
         self.import_problems = {}
         self.banned = []
@@ -119,7 +121,7 @@ class Session:
             self.child.close()
         self.generation += 1
         try:
-            self.child = ChildProcess(self.submission_dir, self.limits, self.functional_code, self.trusted)
+            self.child = ChildProcess(self.submission_dir, self.limits, self.lent_functional, self.trusted)
         except ChildDied as exc:
             raise StudentError(f"The grader could not start Python for your code: {exc}")
         for module in self.modules:
@@ -127,7 +129,7 @@ class Session:
                 continue
             try:
                 meta, _ = self.child.request("import", timeout=self.import_seconds, module=module,
-                                             substitute=module == "functional" and self.functional_code is not None)
+                                             substitute=module == "functional" and self.lent_functional is not None)
             except ChildTimeout:
                 self.import_problems[module] = (f"importing {module}.py did not finish within "
                                                 f"{self.import_seconds:.0f} s: is there an infinite loop at module level?")
@@ -277,11 +279,21 @@ class Session:
         _, value, _ = self._run(call, "count_lines", timeout, inputs, fn=fn, args=arg_specs)
         return int(value)
 
-    def train(self, cls, data, timeout, **settings):
-        """Train a fresh model of class `cls` with the grader's loop; returns test probabilities etc."""
-        self._module_problem(cls)
-        call = f"training {cls.split('.')[-1]}"
-        _, value, _ = self._run(call, "train", timeout, data, cls=cls, **settings)
+    def start_training(self, cls, params, images, labels, input_shape, mean, std, timeout):
+        """A model of class `cls` in the child holding `params`, and the training set it will be trained on."""
+        self.new(cls, "trained", bare_ok=True, timeout=timeout)
+        self.set_params(Obj("trained"), params, timeout=timeout)
+        self._run("loading the training set", "train_data", timeout, {"images": images, "labels": labels},
+                  input_shape=list(input_shape), mean=mean, std=std)
+
+    def train_steps(self, index, ends, lr, timeout):
+        """SGD steps of the training model on the batches index[ends[i-1]:ends[i]]; returns
+        {"losses": one per batch, "params": the params after the last step}."""
+        self._module_problem(self.classes["trained"])
+        call = f"training {self.classes['trained'].split('.')[-1]}"
+        _, value, _ = self._run(call, "train_steps", timeout, {"index": index, "ends": ends}, obj="trained", lr=lr)
+        if not isinstance(value, dict):
+            raise StudentError(f"{call} returned no params")
         return value
 
 
