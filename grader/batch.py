@@ -1,7 +1,8 @@
 """`python -m grader batch SUBMISSIONS_DIR --out OUT_DIR`: grade every submission of a folder.
 
 Each sub-folder or .zip of SUBMISSIONS_DIR is one student; the student id is its name without
-".zip". Hidden entries are ignored, other files too (with a note). Submissions are graded in a pool
+".zip". Hidden entries are ignored, other files too (with a note); an entry that is a symbolic link
+is that student's error row (never followed). Submissions are graded in a pool
 of worker processes, each grading one submission at a time with grader.grade.grade() (which runs the
 student's code in its own sandboxed children) and reading MNIST once for all the submissions it grades.
 
@@ -185,6 +186,12 @@ def find_submissions(folder, out):
         if entry.name.startswith(".") or entry.name in IGNORED_SILENTLY:
             continue
         if entry.resolve() == out:
+            continue
+        if entry.is_symlink():        # a student's entry: never read through it (the reference, say)
+            student = entry.name[:-4] if entry.suffix.lower() == ".zip" else entry.name
+            errors[student] = error_state({"student": student, "path": str(entry)},
+                                          f"{entry.name} is a symbolic link; the grader does not follow links in the "
+                                          "submissions folder. Put the submission itself there.")
             continue
         if entry.is_dir():
             student = entry.name
