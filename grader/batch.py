@@ -1,8 +1,11 @@
 """`python -m grader batch SUBMISSIONS_DIR --out OUT_DIR`: grade every submission of a folder.
 
 Each sub-folder or .zip of SUBMISSIONS_DIR is one student; the student id is its name without
-".zip". Hidden entries are ignored, other files too (with a note); an entry that is a symbolic link
-is that student's error row (never followed). Submissions are graded in a pool
+".zip", cleaned once (grader/text.py: no control characters, no lone surrogates, at most 80
+characters) and shown the same everywhere: grades.csv, summary.md, students/<id>/, the progress
+bar. Every writer still escapes for its format (a CSV cell is never a formula). Hidden entries are
+ignored, other files too (with a note); an entry that is a symbolic link is that student's error
+row (never followed). Submissions are graded in a pool
 of worker processes, each grading one submission at a time with grader.grade.grade() (which runs the
 student's code in its own sandboxed children) and reading MNIST once for all the submissions it grades.
 
@@ -48,7 +51,9 @@ from pathlib import Path
 
 from grader.errors import GraderError
 from grader.formats import write_atomically
+from grader.formats.escape import markdown, markdown_code, spreadsheet, terminal
 from grader.rubric import DEFAULT as DEFAULT_RUBRIC
+from grader.text import clean, clean_name
 
 STATE = "batch.json"
 STATE_VERSION = 1
@@ -137,7 +142,7 @@ def run(args):
     batch = Batch(out, rows, states, notes, {
         "rubric": str(rubric_path), "only": args.only, "skip": args.skip, "public": args.public})
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(terminal(f"note: {note}"), file=sys.stderr)
     broken = sum(state["status"] == "error" for state in states.values())
     status = ([f"{skipped} already graded with these checks (skipped; --force grades them again)"] if skipped else [])
     status += [f"{broken} cannot be graded (see grades.csv)"] if broken else []
@@ -156,10 +161,10 @@ def run(args):
 
     def on_done(task, state):
         batch.add(state)
-        progress.set_postfix_str(f"{task['student']}: {describe(state)}", refresh=False)
+        progress.set_postfix_str(terminal(f"{task['student']}: {describe(state)}"), refresh=False)
         progress.update(1)
         if state["status"] == "error":
-            progress.write(f"error: {task['student']}: {state['message']}", file=sys.stderr)
+            progress.write(terminal(f"error: {task['student']}: {state['message']}"), file=sys.stderr)
 
     try:
         with terminate_means_interrupt():
@@ -179,7 +184,9 @@ def describe(state):
 
 
 def find_submissions(folder, out):
-    """({student: path}, notes, {student: error state}) for the entries of folder, sorted by name."""
+    """({student: path}, notes, {student: error state}) for the entries of folder, sorted by name.
+    A student id is the entry's name (without .zip) through clean_name; two entries with one id are
+    an error row for that id."""
     found, notes, errors = {}, [], {}
     out = out.resolve()
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -187,27 +194,30 @@ def find_submissions(folder, out):
             continue
         if entry.resolve() == out:
             continue
+        shown = clean_name(entry.name, 100)
         if entry.is_symlink():        # a student's entry: never read through it (the reference, say)
-            student = entry.name[:-4] if entry.suffix.lower() == ".zip" else entry.name
+            student = clean_name(entry.name[:-4] if entry.suffix.lower() == ".zip" else entry.name)
             errors[student] = error_state({"student": student, "path": str(entry)},
-                                          f"{entry.name} is a symbolic link; the grader does not follow links in the "
+                                          f"{shown} is a symbolic link; the grader does not follow links in the "
                                           "submissions folder. Put the submission itself there.")
             continue
         if entry.is_dir():
-            student = entry.name
+            student = clean_name(entry.name)
         elif entry.is_file() and entry.suffix.lower() == ".zip":
-            student = entry.name[:-4]
-            if not zipfile.is_zipfile(entry):
+            student = clean_name(entry.name[:-4])
+            if student in found or student in errors:
+                pass                   # reported as two submissions below
+            elif not zipfile.is_zipfile(entry):
                 errors[student] = error_state({"student": student, "path": str(entry)},
-                                              f"{entry.name} is not a zip file that can be opened; ask for it again.")
+                                              f"{shown} is not a zip file that can be opened; ask for it again.")
                 continue
         else:
-            notes.append(f"Ignored {entry.name}: not a folder or a .zip.")
+            notes.append(f"Ignored {shown}: not a folder or a .zip.")
             continue
         if student in found or student in errors:
             first = found.pop(student, None)
-            message = (f"Two submissions for {student}: {first.name if first else 'another'} and {entry.name}; "
-                       "keep one and grade again.")
+            message = (f"Two submissions for {student}: {clean_name(first.name, 100) if first else 'another'} and "
+                       f"{shown}; keep one and grade again.")
             errors[student] = error_state({"student": student, "path": str(entry)}, message)
             continue
         found[student] = entry
@@ -228,7 +238,7 @@ def submission_key(path, selection):
     else:
         files = [path]
     for file in files:
-        digest.update(b"\0file\0" + str(file.relative_to(path) if file != path else "").encode() + b"\0")
+        digest.update(b"\0file\0" + os.fsencode(file.relative_to(path) if file != path else "") + b"\0")
         with open(file, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
@@ -284,17 +294,18 @@ class Batch:
         self.write_grades()
 
     def write_grades(self):
+        """Every cell through escape.spreadsheet: a student id or message is never a formula."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["student", "score", "max_score", "status", *self.item_max, "message"])
+        writer.writerow(map(spreadsheet, ["student", "score", "max_score", "status", *self.item_max, "message"]))
         for student in sorted(self.states):
             state = self.states[student]
             if state["status"] == "graded":
-                writer.writerow([student, f"{state['score']:g}", f"{state['max_score']:g}", "graded",
-                                 *(f"{state['items'].get(item, 0.0):g}" for item in self.item_max), ""])
+                row = [student, f"{state['score']:g}", f"{state['max_score']:g}", "graded",
+                       *(f"{state['items'].get(item, 0.0):g}" for item in self.item_max), ""]
             else:
-                writer.writerow([student, "", f"{self.max_score:g}", "error", *([""] * len(self.item_max)),
-                                 state["message"]])
+                row = [student, "", f"{self.max_score:g}", "error", *([""] * len(self.item_max)), state["message"]]
+            writer.writerow(map(spreadsheet, row))
         write_atomically(self.out / "grades.csv", buffer.getvalue())
 
     def write_summary(self):
@@ -310,11 +321,11 @@ class Batch:
 
     def summary_markdown(self, graded):
         errors = sorted((s for s in self.states.values() if s["status"] != "graded"), key=lambda s: s["student"])
-        flags = [f"--{kind} {p}" for kind in ("only", "skip") for p in self.selection[kind]]
+        flags = [markdown_code(f"--{kind} {p}") for kind in ("only", "skip") for p in self.selection[kind]]
         flags += ["--public"] if self.selection["public"] else []
         lines = ["# Batch grading summary", "",
                  f"{len(self.states)} students: {len(graded)} graded, {len(errors)} "
-                 f"error{'s' if len(errors) != 1 else ''}. Rubric {self.selection['rubric']}"
+                 f"error{'s' if len(errors) != 1 else ''}. Rubric {markdown_code(self.selection['rubric'])}"
                  + (f", {' '.join(flags)}" if flags else ", every check") + ".", ""]
         if graded:
             scores = [s["score"] for s in graded]
@@ -325,14 +336,14 @@ class Batch:
                       "## Points per item", "", "| item | max | mean | full marks |", "|---|---:|---:|---:|"]
             for item, points in self.item_max.items():
                 got = [s["items"].get(item, 0.0) for s in graded]
-                lines.append(f"| `{item}` | {points:g} | {statistics.mean(got):.2f} | "
+                lines.append(f"| {markdown_code(item)} | {points:g} | {statistics.mean(got):.2f} | "
                              f"{sum(g >= points for g in got)} / {len(got)} |")
             failing = Counter(check_id for s in graded for check_id in s["failed"])
             lines += ["", "## Most frequently failed checks", ""]
             if failing:
                 lines += ["Failed, not written, or errored; of the students graded.", "",
                           "| check | students failing |", "|---|---:|"]
-                lines += [f"| `{check_id}` | {count} |" for check_id, count in
+                lines += [f"| {markdown_code(check_id)} | {count} |" for check_id, count in
                           sorted(failing.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FAILED]]
                 if len(failing) > TOP_FAILED:
                     lines += ["", f"{len(failing) - TOP_FAILED} more checks failed for some student; see grades.csv "
@@ -342,22 +353,18 @@ class Batch:
         if errors:
             lines += ["", "## Errors", "", "Not graded; run the batch again to retry them.", "",
                       "| student | message |", "|---|---|"]
-            lines += [f"| {cell(s['student'])} | {cell(s['message'])} |" for s in errors]
+            lines += [f"| {markdown(s['student'])} | {markdown(s['message'])} |" for s in errors]
         feedback_failed = sorted(s["student"] for s in graded if s.get("feedback") == "failed")
         notes = list(self.notes)
         if feedback_failed:
-            notes.append(f"The feedback report could not be written for {', '.join(feedback_failed)}; "
+            notes.append(f"The feedback report could not be written for {', '.join(map(str, feedback_failed))}; "
                          "see the batch's log.")
         if notes:
-            lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+            lines += ["", "## Notes", ""] + [f"- {markdown(note)}" for note in notes]
         return "\n".join(lines) + "\n"
 
     def wrote(self):
         return f"Wrote {self.out / 'grades.csv'}, {self.out / 'summary.md'} and {self.out / 'students'}/."
-
-
-def cell(text):
-    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def histogram_png(scores, max_score):
@@ -390,8 +397,8 @@ def clear_results(folder):
 
 
 def error_state(task, message, detail=""):
-    return {"version": STATE_VERSION, "student": task["student"], "status": "error", "message": message,
-            "traceback": detail, "key": task.get("key"), "submission": task["path"]}
+    return {"version": STATE_VERSION, "student": task["student"], "status": "error", "message": clean(message, 2000),
+            "traceback": clean(detail, 20000), "key": task.get("key"), "submission": task["path"]}
 
 
 # ------------------------------------------------------------------------------------ the pool

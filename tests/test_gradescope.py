@@ -196,6 +196,18 @@ def test_an_empty_submission_gets_zero_with_every_check_listed(autograder, tmp_p
     assert all(t["status"] == "failed" and t["output"].strip() for t in results["tests"])
 
 
+def test_a_hostile_exception_message_is_graded_not_a_crash_report(autograder, tmp_path):
+    """sigmoid raises with a lone surrogate and terminal escapes in its message: the grader used to
+    crash writing it (score 0 for everything, an internal error); now only sigmoid's checks fail."""
+    hostile = 'def sigmoid(z):\n    raise ValueError("bad \\ud800 \\x1b]0;pwned\\x07 \\x00\\x0c <b>x</b>")\n\n\ndef _sigmoid(z):'
+    root = student_root(autograder, tmp_path, reference_files(("functional.py", "def sigmoid(z):", hostile)))
+    _, results = run_autograder(root)
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert [t["name"] for t in failed] == [row.id for row in FAST_ROWS if row.item == "functional.sigmoid"]
+    assert all("raised ValueError: bad \ufffd ]0;pwned  <b>x</b>" in t["output"] for t in failed)
+    assert results["score"] == results["max_score"] - sum(t["max_score"] for t in failed)
+
+
 def test_run_autograder_finds_the_kit_in_its_own_folder(autograder, tmp_path):
     """The copy in source/, run from elsewhere with AUTOGRADER_ROOT naming the submission's root."""
     root = tmp_path / "elsewhere"

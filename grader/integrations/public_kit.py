@@ -63,18 +63,36 @@ def record_public_answers(rubric):
     return reference.REFERENCE.answers
 
 
+PUBLIC_RUBRIC_HEADER = """\
+# The public kit's rubric, written by `python -m grader public-kit` from the course's rubric: its
+# visible checks, with their points. The others need the reference solution, which this kit does not
+# have, so they are listed under [not_graded]; they run when your course grades your submission.
+# The inputs' salt is 0: the inputs the recorded reference answers are for.
+
+"""
+
+
 def public_rubric_text(rubric_path):
-    """The rubric with only its visible checks (the others cannot run without the solution)."""
-    lines, section = [], None
-    for line in Path(rubric_path).read_text().splitlines():
-        if line.startswith("["):
-            section = line.strip()
-        if section == "[checks]" and line.startswith('"') and 'visibility = "visible"' not in line:
-            continue
-        if section == "[inputs]" and line.split("=")[0].strip() == "salt":
-            line = "salt = 0                # the inputs the recorded answers are for"   # the course's stays secret
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    """The rubric with only its visible checks (the others cannot run without the solution) and salt 0
+    (the course's salt stays secret), read and written as TOML: every row the grader reads as visible
+    gets in, however the TOML spells it (inline or sub-tables, any spacing, no visibility key)."""
+    from grader.rubric import DEFAULT_VISIBILITY, load_rubric, tomllib
+    try:
+        import tomli_w
+    except ModuleNotFoundError:
+        raise GraderError("Building the public kit needs the tomli-w package: pip install tomli-w")
+    load_rubric(rubric_path)                 # a rubric the grader refuses never reaches students
+    data = tomllib.loads(Path(rubric_path).read_text(encoding="utf-8"))
+    checks, hidden = {}, list(data.get("not_graded", {}).get("checks", []))
+    for check_id, entry in data["checks"].items():
+        if entry.get("visibility", DEFAULT_VISIBILITY) == "visible":
+            checks[check_id] = {"points": entry["points"], "visibility": "visible"}
+        else:
+            hidden.append(check_id)
+    data["checks"] = checks
+    data["not_graded"] = {"checks": hidden}
+    data.setdefault("inputs", {})["salt"] = 0
+    return PUBLIC_RUBRIC_HEADER + tomli_w.dumps(data)
 
 
 def build_public_kit(out, rubric_path=None):

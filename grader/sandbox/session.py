@@ -12,6 +12,9 @@ import numpy as np
 
 from grader.errors import NotWritten, StudentError
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
+from grader.text import clean, clean_name
+
+FRAMES_SHOWN = 8            # the innermost frames of a traceback (a recursion has a thousand)
 
 
 @dataclass(frozen=True)
@@ -67,18 +70,50 @@ def decode(spec, arrays):
     if kind in ("tuple", "list"):
         items = [decode(v, arrays) for v in spec["items"]]
         return tuple(items) if kind == "tuple" else items
-    return Opaque(spec.get("type", "unknown"))
+    return Opaque(clean_name(spec.get("type", "unknown"), 60))
+
+
+def child_error(error):
+    """The child's description of an exception, every string in it the student's (type, message,
+    traceback lines), cleaned (grader/text.py) and of the expected form whatever the child sent."""
+    error = error if isinstance(error, dict) else {}
+    frames = error.get("frames") if isinstance(error.get("frames"), list) else []
+    frames = [[clean_name(f[0], 100), line_number(f[1]), clean_name(f[2], 100), clean(f[3], 300).strip()]
+              for f in frames if isinstance(f, (list, tuple)) and len(f) == 4]
+    return {"type": clean_name(error.get("type", "Exception"), 100), "message": clean(error.get("message", ""), 1000),
+            "frames": frames, "not_implemented": error.get("not_implemented") is True}
+
+
+def line_number(value):
+    return value if type(value) is int or value is None else clean_name(value, 12)
 
 
 def crash_message(call, error):
+    error = child_error(error)
     if error["type"] == "SystemExit":
         head = f"{call} called sys.exit()"
     else:
         head = f"{call} raised {error['type']}: {error['message']}"
     lines = [head]
-    for file, line, function, code in error["frames"]:
+    frames = error["frames"]
+    if len(frames) > FRAMES_SHOWN:
+        lines.append(f"  ... {len(frames) - FRAMES_SHOWN} earlier lines of the traceback")
+    for file, line, function, code in frames[-FRAMES_SHOWN:]:
         lines.append(f"  {file}:{line} in {function}: {code}")
     return "\n".join(lines)
+
+
+def child_warnings(meta):
+    """The warnings the child recorded, cleaned: [{"category", "message", "where": [file, line] or None}]."""
+    found = meta.get("warnings") if isinstance(meta.get("warnings"), list) else []
+    kept = []
+    for w in found[:20]:
+        if isinstance(w, dict):
+            where = w.get("where")
+            where = [clean_name(where[0], 100), line_number(where[1])] if isinstance(where, list) and len(where) == 2 else None
+            kept.append({"category": clean_name(w.get("category", ""), 100), "message": clean(w.get("message", ""), 300),
+                         "where": where})
+    return kept
 
 
 class Session:
@@ -145,7 +180,13 @@ class Session:
                 self.import_problems[module] = import_message(module, meta["error"])
 
     def _note_banned(self, meta):
-        for attempt in meta.get("banned", []):
+        banned = meta.get("banned") if isinstance(meta.get("banned"), list) else []
+        for attempt in banned[:10]:
+            if not isinstance(attempt, dict):
+                continue
+            where = attempt.get("where") if isinstance(attempt.get("where"), list) else []
+            attempt = {"module": clean_name(attempt.get("module", "?"), 100),
+                       "where": child_error({"frames": where})["frames"]}
             if attempt not in self.banned:
                 self.banned.append(attempt)
 
@@ -199,7 +240,7 @@ class Session:
                                f"(os._exit, a crash, or memory above {self.limits.memory_bytes / 2**30:.0f} GiB).")
         self._note_banned(meta)
         if not meta["ok"]:
-            error = meta["error"]
+            error = child_error(meta.get("error"))
             if error["not_implemented"]:
                 raise NotWritten(f"{call.split('(')[0]} is not written yet (it raises NotImplementedError).")
             raise StudentError(crash_message(call, error))
@@ -216,7 +257,7 @@ class Session:
         call = f"{fn.split('.')[-1]}({', '.join([describe(a) for a in args] + [f'{k}={describe(v)}' for k, v in kwargs.items()])})"
         meta, value, echoed = self._run(call, "call", timeout, inputs, fn=fn, args=arg_specs, kwargs=kw_specs,
                                         echo=list(inputs) if echo else [])
-        return Reply(value, meta["warnings"], meta["seconds"], echoed)
+        return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
     def method(self, obj, name, *args, label=None, timeout=10.0, echo=False):
         """Call a method of a model living in the child."""
@@ -226,7 +267,7 @@ class Session:
         call = f"{label or obj.name}.{name}({', '.join(describe(a) for a in args)})"
         meta, value, echoed = self._run(call, "call", timeout, inputs, obj=obj.name, method=name, args=arg_specs,
                                         echo=list(inputs) if echo else [])
-        return Reply(value, meta["warnings"], meta["seconds"], echoed)
+        return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
     def patches(self, fn, x, kh, kw, timeout=10.0):
         """extract_patches with the memory-sharing test done in the child (on the live view)."""
@@ -235,7 +276,7 @@ class Session:
         call = f"extract_patches({describe(x)}, {kh}, {kw})"
         meta, value, echoed = self._run(call, "call", timeout, inputs, fn=fn, args=[{"array": "a0"}, {"value": kh}, {"value": kw}],
                                         shares_memory_with="a0", echo=["a0"])
-        reply = Reply(value["result"], meta["warnings"], meta["seconds"], echoed)
+        reply = Reply(value["result"], child_warnings(meta), meta["seconds"], echoed)
         reply.shares_memory = bool(value["shares_memory"])
         return reply
 
@@ -247,7 +288,7 @@ class Session:
         call = f"{cls.split('.')[-1]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
         self.classes[store] = cls
         meta, value, _ = self._run(call, "new", timeout, inputs, cls=cls, kwargs=kw_specs, store=store, bare_ok=bare_ok)
-        return Reply(value, meta["warnings"], meta["seconds"])
+        return Reply(value, child_warnings(meta), meta["seconds"])
 
     def set_params(self, obj, params, timeout=10.0):
         self._ensure_child()
@@ -298,6 +339,7 @@ class Session:
 
 
 def import_message(module, error):
+    error = child_error(error)
     if error["type"] == "SyntaxError":
         where = error["frames"][-1] if error["frames"] else None
         if where:
