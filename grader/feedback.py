@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.checks.accuracy import SETTINGS
 from grader.formats import write_atomically
+from grader.training import SETTINGS
 
 REFERENCE_CURVES = Path(__file__).with_name("reference_training.json")
 MODELS = {"mlp": "MLP", "cnn": "CNN"}
