@@ -32,7 +32,8 @@ if [[ "${have_hash:-}" == "$hash" && ( -z "$extras" || "${have_extras:-}" == "$e
     echo "setup: .venv is up to date"
 else
     echo "setup: installing the kit$extras into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    # setuptools too: the kit's build backend (>=77), for installs without build isolation (the tests')
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=77"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras"
     echo "$hash $extras" > "$stamp"
 fi

@@ -95,6 +95,7 @@ if [[ -n "${MNIST_SETUP_PYTHON:-}" ]]; then
     "$MNIST_SETUP_PYTHON" -c 'import sys; print("\n".join(p for p in sys.path if p.endswith(("site-packages", "dist-packages"))))' \
         > "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mnist-borrowed.pth"
     "$python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$kit" \
+        || "$python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$kit" \
         || die "could not install the kit into $venv (see above)."
 else
     venv="${MNIST_VENV:-/opt/mnist-venv}"
