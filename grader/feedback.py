@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.checks.accuracy import SETTINGS
 from grader.formats import write_atomically
 from grader.formats.escape import markdown, markdown_code
 from grader.text import clean, clean_name
+from grader.training import SETTINGS
 
 REFERENCE_CURVES = Path(__file__).with_name("reference_training.json")
 MODELS = {"mlp": "MLP", "cnn": "CNN"}

@@ -29,6 +29,7 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
     registry = load_all()
     checks = [registry[row.id] for row in rows]
     mnist = mnist_loader(data_root) if any(c.group.endswith("accuracy") for c in checks) else None
+    notes = sandbox_warnings()          # first: a Python for student code that is unfit stops here, with why
     submission = load_submission(path)
     try:
         submission.scan = static.scan(submission.sources, rubric.allowed_imports)
@@ -36,7 +37,7 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
             results, shared = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
-    notes = sandbox_warnings() + [f"{name}: {problem}" for name, problem in submission.problems.items()]
+    notes += [f"{name}: {problem}" for name, problem in submission.problems.items()]
     training = {key.split(".")[0]: value for key, value in shared.items() if key.endswith(".training")}
     extras = {f"{item}.accuracy": record["accuracy"] for item, record in training.items()}
     extras["training"] = training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)

@@ -1,6 +1,8 @@
 """The "user" sandbox: the grader is root, user namespaces are unavailable (as in Docker, and so on
 Gradescope), so student code runs as the unprivileged user `nobody`. Tested with a Python that
-`nobody` can run: a virtual environment of the system Python in a world-readable folder."""
+`nobody` can run: a virtual environment of the system Python in a world-readable folder, holding only
+numpy, which both grades (PYTHONPATH: this kit) and runs student code (MNIST_CHILD_PYTHON; the kit's
+own .venv-child may sit under a home `nobody` cannot enter)."""
 import os
 import pwd
 import shutil
@@ -41,7 +43,8 @@ def system_python(request):
 
 
 def grade(python, submission, *args):
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user"}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user",
+           "MNIST_CHILD_PYTHON": str(python)}
     return subprocess.run([str(python), "-m", "grader", "grade", str(submission), *args], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=300)
 

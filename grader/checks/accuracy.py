@@ -25,12 +25,8 @@ import numpy as np
 from grader import reference
 from grader.checks import check
 from grader.errors import CheckFailed
+from grader.training import BATCH_SIZE, SETTINGS
 
-SETTINGS = {
-    "mlp": dict(cls="mlp.MLP", input_shape=(784,), lr=0.1, epochs=10),
-    "cnn": dict(cls="cnn.CNN", input_shape=(1, 28, 28), lr=0.05, epochs=5),
-}
-BATCH_SIZE = 128
 CHUNK_BATCHES = (16, 48)       # each request trains on a random number of batches in this range
 VERIFIED_CHUNKS = 4            # replayed besides the first and the last
 # A replayed chunk must land within this fraction of its own update (a correct implementation with

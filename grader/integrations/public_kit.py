@@ -1,7 +1,8 @@
-"""`python -m grader public-kit --out DIR`: the grader students may have, without the solution.
+"""`mnist-grader public-kit --out DIR`: the grader students may have, without the solution.
 
-Students run the public checks on their own machine (`python -m grader grade . --public`) and in
-their repository's CI. The full kit cannot be handed out: its grader computes expected values with
+Students run the public checks on their own machine (`mnist-grader grade . --public`) and in
+their repository's CI. The kit's pyproject.toml is the full kit's, so `pip install -e` of the kit
+installs the same console script, mnist-grader. The full kit cannot be handed out: its grader computes expected values with
 solution/. The public kit instead carries the reference's answers to exactly the calls the public
 checks make (recorded here by grading the reference with those checks), so the same checks, with
 the same inputs and messages, run there without any solution code.
@@ -21,9 +22,9 @@ PUBLIC_README = """# mnist-from-scratch: public checks
 This is the grader of the MNIST-from-scratch assignment without the reference solution: it runs the
 checks your course marked visible, with the same inputs and messages as the course's grader.
 
-    pip install -e .                                  # in this folder
-    python -m grader grade path/to/your/folder        # the public checks
-    python -m grader grade . --only functional.softmax
+    pip install -e .                                  # in this folder; installs the command mnist-grader
+    mnist-grader grade path/to/your/folder            # the public checks
+    mnist-grader grade . --only functional.softmax    # from inside your folder: one function
 
 The checks not shown here (and the accuracy after training) run when your course grades your submission.
 Fix functional.py first: without the reference solution, this grader cannot lend its own functional.py
@@ -141,4 +142,4 @@ def solution_lines_in(folder):
 
 
 if __name__ == "__main__":
-    sys.exit("use: python -m grader public-kit --out DIR")
+    sys.exit("use: mnist-grader public-kit --out DIR")

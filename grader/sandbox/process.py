@@ -7,6 +7,11 @@ Sandboxes, strongest first:
   as an unprivileged user (`nobody` unless MNIST_GRADER_USER names another) in a folder it owns;
 - "none": neither is possible (a student's laptop running the public checks); grading still works
   and the report says it ran unsandboxed.
+
+In every mode the child runs its own Python (child_python()): an environment holding numpy, the
+grader's exact version of it, and nothing else, so torch and the other banned packages are absent
+rather than refused: no name and no file path leads to them. The bubblewrap sandbox mounts only that
+environment and its base Python, never the grader's.
 """
 import json
 import os
@@ -19,7 +24,6 @@ import signal
 import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import zipfile
@@ -29,8 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.errors import GraderError
+from grader.sandbox.child import BANNED
+
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
+CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 MASKED_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib")
 
 
@@ -47,18 +55,89 @@ def sandbox_mode():
     forced = os.environ.get("MNIST_GRADER_SANDBOX")
     if forced in ("bwrap", "user", "none"):
         return forced
+    python = child_python().executable
     if shutil.which("bwrap"):
-        trial = subprocess.run(["bwrap", *bwrap_mounts(), "--", sys.executable, "-I", "-c", "import numpy"],
+        trial = subprocess.run(["bwrap", *bwrap_mounts(), "--", python, "-I", "-c", "import numpy"],
                                capture_output=True, timeout=60)
         if trial.returncode == 0:
             return "bwrap"
     user = unprivileged_user()
     if os.geteuid() == 0 and user is not None:
-        trial = subprocess.run([sys.executable, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
-                               cwd="/", user=user[0], group=user[1], extra_groups=[])
-        if trial.returncode == 0:
+        try:
+            trial = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
+                                   cwd="/", user=user[0], group=user[1], extra_groups=[])
+        except PermissionError:        # that user cannot even reach the interpreter (a 0700 home above it)
+            trial = None
+        if trial is not None and trial.returncode == 0:
             return "user"
     return "none"
+
+
+@dataclass(frozen=True)
+class ChildPython:
+    """The interpreter that runs student code, as it described itself (see PROBE)."""
+    executable: str             # its folder resolved, so the same path works inside bubblewrap
+    origin: str                 # "MNIST_CHILD_PYTHON", ".venv-child" or "grader" (the grader's own)
+    prefix: str
+    base_prefix: str
+    numpy_version: str
+    numpy_dir: str
+    sites: tuple                # its site-packages folders on sys.path
+    unused_sites: tuple         # its base installation's site-packages, which a venv does not use
+    importable: tuple           # banned packages it finds by name (only the grader's own may)
+
+
+# Run once in the child's interpreter (python -I -c PROBE BANNED,...): where it lives, which numpy it
+# has, and which banned package it would find.
+PROBE = r"""
+import importlib.util, json, site, sys
+import numpy
+sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+unused = [p for p in site.getsitepackages([sys.base_prefix]) if p not in sys.path] if sys.prefix != sys.base_prefix else []
+print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "numpy_version": numpy.__version__,
+                  "numpy_dir": numpy.__path__[0], "sites": sites, "unused_sites": unused,
+                  "importable": [name for name in sys.argv[1].split(",") if importlib.util.find_spec(name)]}))
+"""
+
+
+@lru_cache(maxsize=None)
+def child_python():
+    """The Python for student code: $MNIST_CHILD_PYTHON, else the kit's .venv-child (scripts/setup.sh),
+    else the grader's own interpreter (the public kit on a student's laptop has no setup; the report
+    says so). Checked once: numpy at the grader's exact version (answers must match the reference's
+    bit for bit) and, unless it is the grader's own, no banned package importable."""
+    named = os.environ.get("MNIST_CHILD_PYTHON")
+    if named:
+        path, origin = Path(named), "MNIST_CHILD_PYTHON"
+    elif (CHILD_VENV / "bin" / "python").exists():
+        path, origin = CHILD_VENV / "bin" / "python", ".venv-child"
+    else:
+        path, origin = Path(sys.executable), "grader"
+    where = f"{path} (MNIST_CHILD_PYTHON)" if origin == "MNIST_CHILD_PYTHON" else str(path)
+    fix = {"MNIST_CHILD_PYTHON": f"Point MNIST_CHILD_PYTHON at a Python whose environment holds numpy=="
+                                 f"{np.__version__} and nothing else, or unset it.",
+           ".venv-child": f"Make it again: rm -rf {CHILD_VENV} && bash scripts/setup.sh",
+           "grader": "Run `bash scripts/setup.sh`: it makes .venv-child, a Python holding only numpy."}[origin]
+    executable = str(path.parent.resolve() / path.name)
+    try:
+        probe = subprocess.run([executable, "-I", "-c", PROBE, ",".join(sorted(BANNED))], capture_output=True,
+                               text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        info = json.loads(probe.stdout) if probe.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        probe, info = exc, None
+    if info is None:
+        said = getattr(probe, "stderr", None) or str(probe)
+        raise GraderError(f"The Python for student code, {where}, does not run or cannot import numpy "
+                          f"({said.strip().splitlines()[-1] if said.strip() else 'no output'}). {fix}")
+    if info["numpy_version"] != np.__version__:
+        raise GraderError(f"The Python for student code, {where}, has numpy {info['numpy_version']} but the grader "
+                          f"has numpy {np.__version__}: the answers of student code must match the reference's "
+                          f"bit for bit. {fix}")
+    if info["importable"] and origin != "grader":
+        raise GraderError(f"The Python for student code, {where}, can import {', '.join(info['importable'])}: "
+                          f"student code must run where banned packages are absent. {fix}")
+    return ChildPython(executable, origin, info["prefix"], info["base_prefix"], info["numpy_version"],
+                       info["numpy_dir"], tuple(info["sites"]), tuple(info["unused_sites"]), tuple(info["importable"]))
 
 
 def unprivileged_user():
@@ -84,44 +163,59 @@ def exposed_to_others(paths):
 
 
 def sandbox_warnings():
-    """Sentences for the report when the sandbox in use leaves something a submission could read."""
+    """Sentences for the report when the sandbox in use leaves something a submission could read, or
+    student code ran with the grader's own Python."""
+    notes = []
+    child = child_python()
+    if child.origin == "grader":
+        notes.append("Student code ran with the grader's own Python, not a separate environment holding only numpy "
+                     "(none was set up: scripts/setup.sh makes one, or set MNIST_CHILD_PYTHON)"
+                     + (f"; {', '.join(child.importable)} {'is' if len(child.importable) == 1 else 'are'} installed "
+                        "there, so only the import guard kept them out." if child.importable else "."))
     if sandbox_mode() != "user":
-        return []
+        return notes
     exposed = exposed_to_others([KIT_ROOT / "solution", KIT_ROOT / "grader", KIT_ROOT / "data",
                                  os.environ.get("MNIST_ROOT", KIT_ROOT / "data")])
     if not exposed:
-        return []
-    return [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged user running student code; "
+        return notes
+    return notes + [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged user running student code; "
             f"a submission could read the reference or the test labels. Fix: chmod -R o-rwx {KIT_ROOT}"]
 
 
 def python_roots():
-    """Folders the child's Python needs: the interpreter's prefix, the venv, numpy's site-packages."""
-    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-             Path(np.__file__).resolve().parent.parent, Path(sys.executable).resolve().parent.parent}
+    """Folders the child's Python needs: its environment, its base installation, numpy's folder."""
+    child = child_python()
+    roots = {Path(child.prefix).resolve(), Path(child.base_prefix).resolve(), Path(child.numpy_dir).resolve().parent,
+             Path(child.executable).resolve().parent.parent}
     return sorted({r for r in roots if not any(r != o and o in r.parents for o in roots)})
 
 
 def bwrap_mounts():
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    system = []
     for top in ("usr", "bin", "lib", "lib64", "lib32", "sbin"):
         path = Path("/") / top
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
+            system.append(path)
     roots = python_roots()
     for root in roots:
-        if not any(root == p or p in root.parents for p in (Path("/usr"), Path("/bin"), Path("/lib"))):
+        if not any(root == p or p in root.parents for p in system):
             args += ["--ro-bind", str(root), str(root)]
-    # Nothing of the kit (reference, grader, MNIST) and no autodiff library inside the box.
-    hide = [KIT_ROOT]
-    for site in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
-        hide += [Path(site) / name for name in MASKED_PACKAGES]
-    for path in hide:
-        if path.is_dir() and any(r == path or r in path.parents for r in roots):
+    # Nothing of the kit (reference, grader, MNIST), none of the base Python's own packages (a venv
+    # does not use them) and, when the child runs the grader's own Python, no autodiff library.
+    child = child_python()
+    hide = [KIT_ROOT, *map(Path, child.unused_sites)]
+    hide += [Path(site) / name for site in child.sites for name in MASKED_PACKAGES]
+    hidden = []
+    for path in sorted({p.resolve() for p in hide}):
+        if (path.is_dir() and any(r == path or r in path.parents for r in roots + system)
+                and not any(h in path.parents for h in hidden)):
             args += ["--tmpfs", str(path)]
+            hidden.append(path)
     return args
 
 
@@ -170,7 +264,7 @@ class ChildProcess:
 
     def _command(self):
         box = "/box" if self.mode == "bwrap" else str(self.workdir)
-        argv = [sys.executable, "-I", f"{box}/child.py", box, f"{box}/submission"]
+        argv = [child_python().executable, "-I", f"{box}/child.py", box, f"{box}/submission"]
         if self.mode == "bwrap":
             argv = ["bwrap", *bwrap_mounts(), "--bind", str(self.workdir), "/box",
                     "--ro-bind", str(self.workdir / "submission"), "/box/submission",
