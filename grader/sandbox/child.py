@@ -95,7 +95,7 @@ class Encoder:
         if isinstance(value, _ndarray):
             if value.dtype.hasobject or value.dtype.fields is not None:
                 return {"kind": "other", "type": f"ndarray of dtype {value.dtype}"}
-            if value.nbytes > 200_000_000:
+            if value.nbytes > 48 * 2**20:       # the grader reads at most 64 MB per answer
                 return {"kind": "other", "type": f"ndarray too large ({value.shape})"}
             base = _array(value, copy=True, subok=False, order="C")
             self.arrays[key] = base

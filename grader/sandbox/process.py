@@ -386,7 +386,12 @@ class ChildProcess:
         path = self.workdir / f"out_{rid}.npz"
         try:
             arrays = read_answer(path)
-            meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+            meta = arrays.pop("__meta__")
+            if meta.dtype != np.uint8 or meta.size > META_BYTES:
+                raise ValueError("not the description the child writes")
+            meta = json.loads(meta.tobytes().decode())
+            if not isinstance(meta, dict):
+                raise ValueError("not the description the child writes")
         except Exception:
             raise ChildDied()
         finally:
@@ -419,7 +424,9 @@ class ChildProcess:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-ANSWER_BYTES = 400 * 2**20          # the largest answer file the child may write
+ANSWER_BYTES = 64 * 2**20           # the largest answer file the child may write (checks need < 10 MB)
+ANSWER_MEMBERS = 200                # arrays in one answer (the Encoder writes at most 65, plus echoes)
+META_BYTES = 2**20                  # the JSON description of an answer
 
 
 def write_new_file(path, write):
@@ -440,9 +447,18 @@ def read_answer(path):
             raise ValueError("not a regular file of a sane size")
         with np.load(file, allow_pickle=False) as npz:
             members = npz.zip.infolist()         # checked before any member is read
-            if (len(members) > 10_000 or any(m.compress_type != zipfile.ZIP_STORED for m in members)
+            if (len(members) > ANSWER_MEMBERS or any(m.compress_type != zipfile.ZIP_STORED for m in members)
                     or sum(m.file_size for m in members) > ANSWER_BYTES):
                 raise ValueError("not what np.savez writes")
+            for member in members:               # a header may not promise more data than the member holds
+                with npz.zip.open(member) as stream:
+                    version = np.lib.format.read_magic(stream)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError("not what np.savez writes")
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(stream)
+                if dtype.hasobject or int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size:
+                    raise ValueError("an array larger than its data")
             return {name: npz[name] for name in npz.files}
 
 

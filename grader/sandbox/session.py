@@ -57,18 +57,30 @@ def describe(value):
     return repr(value)
 
 
-def decode(spec, arrays):
-    kind = spec["kind"]
-    if kind == "array":
-        return arrays[spec["key"]]
-    if kind == "scalar":
-        return arrays[spec["key"]][()]
+MAX_NODES = 300             # values in one decoded answer (the child's Encoder writes at most 65 arrays)
+UNREADABLE = "unreadable answer"
+
+
+def decode(spec, arrays, budget=None):
+    """The value the child described in spec, from the arrays it sent. Only the kinds the child's
+    Encoder writes are read, at most MAX_NODES values, each array one the child sent; anything else
+    (the child's process is the student's to rewrite) becomes an Opaque value the checks reject."""
+    budget = [MAX_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0 or not isinstance(spec, dict):
+        return Opaque(UNREADABLE)
+    kind = spec.get("kind")
+    if kind in ("array", "scalar"):
+        value = arrays.get(spec.get("key")) if isinstance(spec.get("key"), str) else None
+        if not isinstance(value, np.ndarray):
+            return Opaque(UNREADABLE)
+        return value if kind == "array" else value[()]
     if kind == "none":
         return None
-    if kind == "dict":
-        return {k: decode(v, arrays) for k, v in spec["items"].items()}
-    if kind in ("tuple", "list"):
-        items = [decode(v, arrays) for v in spec["items"]]
+    if kind == "dict" and isinstance(spec.get("items"), dict):
+        return {clean_name(k, 100): decode(v, arrays, budget) for k, v in list(spec["items"].items())[:64]}
+    if kind in ("tuple", "list") and isinstance(spec.get("items"), list):
+        items = [decode(v, arrays, budget) for v in spec["items"][:64]]
         return tuple(items) if kind == "tuple" else items
     return Opaque(clean_name(spec.get("type", "unknown"), 60))
 
