@@ -6,6 +6,8 @@ import traceback
 from functools import lru_cache, partial
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from grader import cases, lent, reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
@@ -33,7 +35,10 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
     submission = load_submission(path)
     try:
         submission.scan = static.scan(submission.sources, rubric.allowed_imports)
-        with cases.salted(rubric.input_salt):
+        # One BLAS thread in this process: its threads compute reference answers while others start
+        # children, and OpenBLAS stops its thread pool at every fork, which leaves a multi-threaded
+        # matrix product in another thread spinning forever (seen here: a grader stuck 30 minutes).
+        with cases.salted(rubric.input_salt), threadpool_limits(limits=1):
             results, shared = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
