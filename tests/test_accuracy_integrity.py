@@ -69,3 +69,43 @@ def test_the_child_never_sees_the_test_images(tmp_path):
     run = gt.run_grader(folder, tmp_path / "results.json", only=("mlp.accuracy",))
     (test,) = run.results["tests"]
     assert test["score"] == test["max_score"] == 8, test["output"]
+
+
+def test_every_correct_alternative_trains_exactly_like_the_reference():
+    """The replay must never fail correct code: every submission in tests/alternatives/ (other but
+    equivalent formulas, float32-preserving code, module-style classes, ...) lands on the reference's
+    params after a chunk of SGD steps, for both models (a few chunks each: the check replays whole
+    trainings only of the reference and one alternative, in test_submissions.py)."""
+    import numpy as np
+
+    from grader import reference
+    from grader.checks import accuracy
+    from grader.grade import GROUP_MODULES, mnist_loader
+    from grader.sandbox.session import Session
+    from threadpoolctl import threadpool_limits
+
+    mnist = mnist_loader(None)()
+    images = mnist["train_images"][:1000]        # what six batches need: the child gets less to read
+    data = reference.load_data_module()
+    failures = []
+    with threadpool_limits(limits=1):
+        for folder in sorted(p for p in gt.ALTERNATIVES.iterdir() if p.is_dir()):
+            with Session(folder, GROUP_MODULES["models"]) as session:
+                for item, settings in accuracy.SETTINGS.items():
+                    rng = np.random.default_rng(7)
+                    labels = rng.permutation(10)[mnist["train_labels"][:1000]]
+                    batches, _ = accuracy.schedule(rng, 1, len(labels))
+                    params = accuracy.reference_model(item).params
+                    session.start_training(settings["cls"], params, images, labels,
+                                           settings["input_shape"], data.MEAN, data.STD, timeout=60)
+                    for chunk in (range(0, 3), range(3, 6)):     # two short chunks: the replay is what is tested
+                        index = np.concatenate([batches[b] for b in chunk])
+                        ends = np.cumsum([len(batches[b]) for b in chunk])
+                        reply = session.train_steps(index, ends, settings["lr"], timeout=120)
+                        after = accuracy.checked_params(reply["params"], {k: v.shape for k, v in params.items()}, "after")
+                        want = accuracy.replay(item, params, [batches[b] for b in chunk], images, labels, data)
+                        mismatch = accuracy.replay_mismatch(params, after, want)
+                        if mismatch:
+                            failures.append((folder.name, item, mismatch))
+                        params = after
+    assert failures == []
