@@ -8,7 +8,7 @@ code prints goes to WORKDIR/output.txt instead. It never computes a verdict: the
 
 Imports only the standard library and numpy, and takes its own references to every numpy function
 it uses before any student code runs, so monkeypatching numpy cannot change what is sent back.
-It measures nothing: the parent times each request's round trip and judges every answer itself.
+No verdict rests on what it measures: the parent times each request's round trip itself.
 
 After numpy is imported, a PEP 578 audit hook (install_tripwire) turns the cheap ways into the
 grader's own code (frames, gc, tracing, ctypes, new processes, subinterpreters) and every import of
@@ -29,6 +29,7 @@ import types
 import warnings
 
 import numpy as np
+import numpy.fft
 import numpy.lib.stride_tricks
 import numpy.linalg
 import numpy.random
