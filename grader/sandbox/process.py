@@ -255,6 +255,7 @@ class ChildProcess:
         shutil.copytree(submission_dir, self.workdir / "submission")
         self.counter = 0
         self.proc = None
+        self.reports = None             # read end of the pipe on which the child's tripwire reports attempts
         self._permissions_set = False
         self._start()
 
@@ -271,10 +272,10 @@ class ChildProcess:
                     "--chdir", "/box", "--", *argv]
         return argv
 
-    def _env(self):
+    def _env(self, report_fd):
         threads = str(self.limits.threads)
         env = {"PATH": "/usr/bin:/bin", "HOME": "/box" if self.mode == "bwrap" else str(self.workdir),
-               "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token,
+               "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token, "MNIST_GRADER_REPORTS": str(report_fd),
                "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                "VECLIB_MAXIMUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads}
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):   # correctness settings of this CPU
@@ -294,10 +295,15 @@ class ChildProcess:
                     if not path.is_symlink():
                         os.chmod(path, 0o755 if path.is_dir() else 0o644)
             kwargs = dict(user=uid, group=gid, extra_groups=[])
-        self.proc = subprocess.Popen(
-            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self.workdir, env=self._env(), start_new_session=True,
-            preexec_fn=_limit_resources(self.limits.memory_bytes), **kwargs)
+        self.reports, report_write = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=self.workdir, env=self._env(report_write), start_new_session=True, pass_fds=(report_write,),
+                preexec_fn=_limit_resources(self.limits.memory_bytes), **kwargs)
+        finally:
+            os.close(report_write)
+        os.set_blocking(self.reports, False)
         line = self._read_line(self.limits.start_seconds)
         if line != "ready":
             self.kill()
@@ -421,6 +427,9 @@ class ChildProcess:
 
     def close(self):
         self.kill()
+        if self.reports is not None:
+            os.close(self.reports)
+            self.reports = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

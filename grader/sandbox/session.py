@@ -4,7 +4,12 @@ A Session owns one child process (process.ChildProcess) with the student's modul
 Every call returns plain values (arrays, dicts, tuples, floats) decoded from the child's answer,
 or raises StudentError / NotWritten with a message a student can act on. After a crash or a
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
+
+Reply.seconds is the wall time of the request's round trip, measured here: nothing the child says
+about time is used. Attempts the child's tripwire reports (banned imports, frames, ...) are read
+from its report pipe after every request and kept in Session.banned.
 """
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -36,9 +41,13 @@ class Opaque:
 class Reply:
     value: object
     warnings: list = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0                          # wall time of the round trip, measured by the parent
     echo: list = field(default_factory=list)     # the array inputs after the call, in order
-    shares_memory: bool = False
+
+
+# What the child's tripwire may report (see child.install_tripwire), and how much of it is read.
+ATTEMPT_KINDS = ("import", "frame", "gc", "trace", "ctypes", "process", "interpreter")
+REPORT_BYTES = 256 * 1024
 
 
 def describe(value):
@@ -142,7 +151,9 @@ class Session:
         self.lent_functional = lent_functional
         self.import_seconds = import_seconds
         self.import_problems = {}
-        self.banned = []
+        self.banned = []            # attempts reported by the child: {"kind", "what", "where": [[file, line]]}
+        self._report_bytes = 0
+        self._report_rest = b""
         self.child = None
         self.generation = 0
         self.deadline = None        # monotonic time by which the current check must be done
@@ -157,6 +168,7 @@ class Session:
 
     def close(self):
         if self.child is not None:
+            self._read_reports()
             self.child.close()
             self.child = None
 
@@ -165,8 +177,10 @@ class Session:
         if self.child is not None and self.child.alive:
             return
         if self.child is not None:
+            self._read_reports()
             self.child.close()
         self.generation += 1
+        self._report_rest = b""
         try:
             self.child = ChildProcess(self.submission_dir, self.limits, self.lent_functional, self.trusted)
         except ChildDied as exc:
@@ -178,29 +192,41 @@ class Session:
                 meta, _ = self.child.request("import", timeout=self.import_seconds, module=module,
                                              substitute=module == "functional" and self.lent_functional is not None)
             except ChildTimeout:
-                self.import_problems[module] = (f"importing {module}.py did not finish within "
-                                                f"{self.import_seconds:.0f} s: is there an infinite loop at module level?")
-                self.child.close()
-                return self._ensure_child()
+                problem = (f"importing {module}.py did not finish within {self.import_seconds:.0f} s: is there an "
+                           "infinite loop at module level?")
             except ChildDied:
-                self.import_problems[module] = (f"importing {module}.py stopped the Python process "
-                                                "(os._exit, a crash, or too much memory at module level)")
-                self.child.close()
-                return self._ensure_child()
-            self._note_banned(meta)
-            if not meta["ok"]:
-                self.import_problems[module] = import_message(module, meta["error"])
-
-    def _note_banned(self, meta):
-        banned = meta.get("banned") if isinstance(meta.get("banned"), list) else []
-        for attempt in banned[:10]:
-            if not isinstance(attempt, dict):
+                problem = (f"importing {module}.py stopped the Python process (os._exit, a crash, or too much "
+                           "memory at module level)")
+            else:
+                self._read_reports()
+                if not meta["ok"]:
+                    self.import_problems[module] = import_message(module, meta["error"])
                 continue
-            where = attempt.get("where") if isinstance(attempt.get("where"), list) else []
-            attempt = {"module": clean_name(attempt.get("module", "?"), 100),
-                       "where": child_error({"frames": where})["frames"]}
-            if attempt not in self.banned:
-                self.banned.append(attempt)
+            self.import_problems[module] = problem
+            return self._ensure_child()
+
+    def _read_reports(self):
+        """Read what the child's tripwire wrote on its pipe since the last time (at most REPORT_BYTES in
+        all): one line per attempt, "kind\twhat\tfile:line,file:line"."""
+        fd = self.child.reports if self.child is not None else None
+        while fd is not None and self._report_bytes < REPORT_BYTES:
+            try:
+                chunk = os.read(fd, min(65536, REPORT_BYTES - self._report_bytes))
+            except OSError:             # BlockingIOError: nothing more for now
+                break
+            if not chunk:
+                break
+            self._report_bytes += len(chunk)
+            *lines, self._report_rest = (self._report_rest + chunk).split(b"\n")
+            for line in lines:
+                attempt = parse_attempt(line)
+                if attempt is not None and attempt not in self.banned and len(self.banned) < 100:
+                    self.banned.append(attempt)
+
+    def forget_hang(self, name):
+        """Let calls of `name` ("mlp.MLP.backward") run again after one did not finish: a check that timed
+        it with a short limit of its own does not speak for the other checks' calls."""
+        self.hung.pop(name, None)
 
     def _module_problem(self, dotted):
         module = dotted.split(".")[0]
@@ -241,6 +267,7 @@ class Session:
                 raise StudentError(f"This check ran out of time before {call}: your code is too slow here "
                                    "(a Python loop over samples or pixels?).")
             timeout = min(timeout, remaining)
+        start = time.perf_counter()
         try:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
         except ChildTimeout:
@@ -250,7 +277,9 @@ class Session:
         except ChildDied:
             raise StudentError(f"The Python process running your code stopped during {call} "
                                f"(os._exit, a crash, or memory above {self.limits.memory_bytes / 2**30:.0f} GiB).")
-        self._note_banned(meta)
+        finally:
+            self._read_reports()
+        meta["seconds"] = time.perf_counter() - start      # the parent's own measure; the child sends none
         if not meta["ok"]:
             error = child_error(meta.get("error"))
             if error["not_implemented"]:
@@ -281,16 +310,26 @@ class Session:
                                         echo=list(inputs) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
-    def patches(self, fn, x, kh, kw, timeout=10.0):
-        """extract_patches with the memory-sharing test done in the child (on the live view)."""
+    def call_and_pick(self, fn, *args, pick, overwrite=None, full=False, timeout=10.0):
+        """Call fn(*args) and get back only result[pick] (pick: (M, ndim) integer positions), then again
+        after the child copies overwrite = (i, new_values) into argument i (an array). Returns the
+        result's shape, the picked values before and after (None when the result is no array, the
+        positions do not fit its shape, or the argument could not be written) and, with full=True,
+        the whole result taken before the copy."""
         self._module_problem(fn)
-        inputs = {"a0": x}
-        call = f"extract_patches({describe(x)}, {kh}, {kw})"
-        meta, value, echoed = self._run(call, "call", timeout, inputs, fn=fn, args=[{"array": "a0"}, {"value": kh}, {"value": kw}],
-                                        shares_memory_with="a0", echo=["a0"])
-        reply = Reply(value["result"], child_warnings(meta), meta["seconds"], echoed)
-        reply.shares_memory = bool(value["shares_memory"])
-        return reply
+        inputs = {}
+        arg_specs = self._encode(args, inputs)
+        inputs["pick"] = np.asarray(pick, dtype=np.int64)
+        fields = {"pick": "pick", "full": bool(full)}
+        if overwrite is not None:
+            inputs["after"] = np.asarray(overwrite[1])
+            fields["overwrite"] = [arg_specs[overwrite[0]]["array"], "after"]
+        call = f"{fn.split('.')[-1]}({', '.join(describe(a) for a in args)})"
+        meta, value, _ = self._run(call, "call", timeout, inputs, fn=fn, args=arg_specs, **fields)
+        if not isinstance(value, dict):
+            return Picked(value, None, None, None, None)
+        shape = tuple(int(d) for d in value["shape"])
+        return Picked(value, shape, value.get("before"), value.get("after"), value.get("full"))
 
     def new(self, cls, store, bare_ok=False, timeout=10.0, **kwargs):
         """Build a model `cls` ("mlp.MLP") in the child; returns its params."""
@@ -313,25 +352,6 @@ class Session:
         _, value, _ = self._run(f"{obj.name}.params", "get_params", timeout, {}, obj=obj.name)
         return value
 
-    def time(self, fn, *args, repeat=3, timeout=60.0, give_up_after=5.0):
-        """Best wall time of `repeat` calls of fn(*args), measured in the child."""
-        self._module_problem(fn)
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
-        call = f"{fn.split('.')[-1]}({', '.join(describe(a) for a in args)})"
-        _, value, _ = self._run(call, "time", timeout, inputs, fn=fn, args=arg_specs, repeat=repeat,
-                                give_up_after=give_up_after)
-        return float(value)
-
-    def count_lines(self, fn, *args, timeout=10.0):
-        """Lines of the student's files executed by one call of fn(*args)."""
-        self._module_problem(fn)
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
-        call = f"{fn.split('.')[-1]}({', '.join(describe(a) for a in args)})"
-        _, value, _ = self._run(call, "count_lines", timeout, inputs, fn=fn, args=arg_specs)
-        return int(value)
-
     def start_training(self, cls, params, images, labels, input_shape, mean, std, timeout):
         """A model of class `cls` in the child holding `params`, and the training set it will be trained on."""
         self.new(cls, "trained", bare_ok=True, timeout=timeout)
@@ -348,6 +368,32 @@ class Session:
         if not isinstance(value, dict):
             raise StudentError(f"{call} returned no params")
         return value
+
+
+@dataclass
+class Picked:
+    """What Session.call_and_pick got back (see there)."""
+    value: object          # the decoded answer: the child's dict, or the returned value if it was no array
+    shape: tuple
+    before: object
+    after: object
+    full: object
+
+
+def parse_attempt(line):
+    """One line of the child's report pipe as {"kind", "what", "where": [[file, line], ...]}, or None."""
+    try:
+        kind, what, where = line.decode("ascii").split("\t")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if kind not in ATTEMPT_KINDS:
+        return None
+    frames = []
+    for item in where.split(",")[:8]:
+        file, _, number = item.rpartition(":")
+        if file in ("functional.py", "mlp.py", "cnn.py") and number.isdigit():
+            frames.append([file, int(number)])
+    return {"kind": kind, "what": what[:100], "where": frames}
 
 
 def import_message(module, error):
