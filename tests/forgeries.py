@@ -169,8 +169,11 @@ FORGERIES = [
     Forgery(
         "torch_after_removing_the_import_guard",
         "functional.py takes the grader's import guard out of sys.meta_path and imports torch through "
-        "importlib, every name computed (sys reached as warnings.sys), then uses torch in relu if it works: "
-        "policy.no_torch's 'no autodiff library' must score 0 with or without bubblewrap (which masks torch).",
+        "importlib, every name computed (sys reached as warnings.sys), so neither the static scan nor the "
+        "guard sees it; if torch loads, relu answers with torch (and, to show it, wrongly). Student code "
+        "runs on a Python that holds numpy and nothing else, with or without bubblewrap: torch is absent, "
+        "relu is plain NumPy and keeps full marks. Before issue 9 torch loaded and policy.no_torch kept "
+        "its points.",
         edits=(after("functional.py", NUMPY,
                      "import warnings\n"
                      "\n"
@@ -184,8 +187,8 @@ FORGERIES = [
                      "    _torch = None\n"),
                after("functional.py", RELU_BODY,
                      "    if getattr(_torch, \"relu\", None) is not None:\n"
-                     "        return _torch.relu(_torch.from_numpy(np.array(z))).numpy()\n")),
-        zero=("policy.no_torch: no autodiff library",),
+                     "        return _torch.relu(_torch.from_numpy(np.array(z))).numpy() + 1.0\n")),
+        zero=(),
         full=FUNCTIONAL + MLP_ALL + CNN_ALL + ("policy.vectorized", "policy.no_torch: only allowed imports"),
         modes=("bwrap", "none"),
     ),
