@@ -85,6 +85,9 @@ def report_similarity(submissions, out, top=DEFAULT_TOP, skeleton=None):
         raise GraderError(f"Cannot write the similarity report in {out}: {exc.strerror or exc}.")
     for student, why in similarity.not_compared:
         print(terminal(f"note: {student} not compared: {why}"), file=sys.stderr)
+    for student in similarity.students:
+        for note in student.notes:
+            print(terminal(f"note: {student.student}: {note}"), file=sys.stderr)
     compared = len(similarity.students)
     print(f"Compared {compared} submission{'s' if compared != 1 else ''} ({len(similarity.pairs)} pairs). "
           f"Wrote {html_path} (the {min(top, len(similarity.pairs))} most similar pairs side by side) and {csv_path} "
