@@ -83,6 +83,9 @@ def add_arguments(parser):
     parser.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
     parser.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
     parser.add_argument("--force", action="store_true", help="grade every submission again, even those already graded")
+    parser.add_argument("--similarity", action="store_true",
+                        help="after grading, also write similarity.html and similarity.csv: the pairs of submissions "
+                             "that share the most code, ranked for a person to read (needs the course extra)")
 
 
 # ------------------------------------------------------------------------------------ the command
@@ -99,6 +102,9 @@ def run(args):
         raise GraderError(f"--out {out} is the submissions folder; give another folder for the results.")
     if args.workers is not None and args.workers < 1:
         raise GraderError(f"--workers {args.workers}: give at least 1.")
+    if args.similarity:                     # before an hour of grading, not after
+        from grader.course.similarity import copydetect
+        copydetect()
     rubric_path = Path(args.rubric) if args.rubric else DEFAULT_RUBRIC
     rubric = load_rubric(rubric_path)
     rows = rubric.select(args.only, args.skip, args.public)
@@ -150,7 +156,7 @@ def run(args):
         print("Nothing to grade: " + "; ".join(status) + ".")
         batch.write_summary()
         print(batch.wrote())
-        return 0
+        return similarity_after(args, folder, out)
     workers = min(args.workers or default_workers(), len(todo))
     print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {workers} worker process"
           f"{'es' if workers > 1 else ''}" + "".join(f"; {part}" for part in status) + ".")
@@ -174,6 +180,14 @@ def run(args):
         batch.write_summary()          # also after Ctrl-C: what finished is in grades.csv and the summary
     counts = Counter(s["status"] for s in batch.states.values())
     print(f"{counts['graded']} graded, {counts['error']} error{'s' if counts['error'] != 1 else ''}. {batch.wrote()}")
+    return similarity_after(args, folder, out)
+
+
+def similarity_after(args, folder, out):
+    """--similarity: the same submissions' similarity report beside grades.csv (grader/course/similarity.py)."""
+    if args.similarity:
+        from grader.course.similarity import report_similarity
+        report_similarity(folder, out)
     return 0
 
 

@@ -30,6 +30,8 @@ PLUGGED_VERBS = {
     "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
     "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
     "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
+    "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
+    "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
 }
 
 
