@@ -47,13 +47,18 @@ def expect_dtype(value, dtype, what):
     return value
 
 
-def expect_finite(value, what):
+EXP_LOG_HINT = "Subtract the maximum before exp(), clip before log()."
+
+
+def expect_finite(value, what, hint=""):
+    """No NaN or infinity in value; hint: what usually causes one here (EXP_LOG_HINT where exp or log
+    is computed), else the message says only where the first one is."""
     value = expect_array(value, what)
     bad = ~np.isfinite(value)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise CheckFailed(f"{what} returned {value[index]} at index {index} ({int(bad.sum())} of {value.size} "
-                          "entries are NaN or infinite). Subtract the maximum before exp(), clip before log().")
+                          "entries are NaN or infinite)." + (f" {hint}" if hint else ""))
     return value
 
 

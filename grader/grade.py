@@ -3,6 +3,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -43,10 +44,28 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
     finally:
         submission.cleanup()
     notes += [f"{name}: {problem}" for name, problem in submission.problems.items()]
+    results = shown_once(rows, results)
     training = {key.split(".")[0]: value for key, value in shared.items() if key.endswith(".training")}
     extras = {f"{item}.accuracy": record["accuracy"] for item, record in training.items()}
     extras["training"] = training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
     return build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
+
+
+def shown_once(rows, results):
+    """The results with an error repeated across checks (a file that does not parse fails all of its
+    checks alike) shown in full once, at its first check in rubric order; the others keep its first
+    line and point there."""
+    first = {}
+    for row in rows:
+        result = results.get(row.id)
+        if result is None or result.status == "passed" or "\n" not in result.message:
+            continue
+        if result.message in first:
+            head = result.message.split("\n", 1)[0].rstrip(":")
+            results[row.id] = replace(result, message=f'{head} (the whole message is under "{first[result.message]}").')
+        else:
+            first[result.message] = row.id
+    return results
 
 
 def mnist_loader(data_root):

@@ -260,7 +260,7 @@ class Session:
             name = f"{self.classes.get(fields['obj'])}.{fields['method']}"
         if name in self.hung:       # one hang is reported once per check, not waited for again
             raise StudentError(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
-                               "earlier in this grading run. Is there an infinite loop?")
+                               "earlier in this grading run (an infinite loop, or code far too slow).")
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0.5:
@@ -272,8 +272,8 @@ class Session:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
         except ChildTimeout:
             self.hung[name] = timeout
-            raise StudentError(f"{call} did not finish within {timeout:.3g} s. Is there an infinite loop, "
-                               "or a Python loop over samples or pixels?")
+            raise StudentError(f"{call} did not finish within {timeout:.3g} s: it is far too slow here (a "
+                               "Python loop over samples or pixels?) or never ends (an infinite loop).")
         except ChildDied:
             raise StudentError(f"The Python process running your code stopped during {call} "
                                f"(os._exit, a crash, or memory above {self.limits.memory_bytes / 2**30:.0f} GiB).")
