@@ -8,6 +8,9 @@ from the Report the batch stored there (report.json): no submission is read and 
 so it takes seconds and works after the submissions are gone. The stage is kept in OUT_DIR/STAGE_FILE,
 so that students graded later by `batch` into the same OUT_DIR get their report at that stage too.
 
+Exit code 0 when every stored report was rewritten, 1 when some could not be (named on stderr; the
+others are written), 2 when OUT_DIR is not a batch's folder.
+
 results.json is left as it is: it is Gradescope's format, whose `visibility` fields are the rubric's
 and which Gradescope itself applies by its own due date and publication.
 """
