@@ -11,19 +11,22 @@ student's code in its own sandboxed children) and reading MNIST once for all the
 
 OUT_DIR/
   grades.csv                 one row per student: student, score, max_score, status (graded | error),
-                             the points of every contract item in rubric order, message
-  summary.md                 score statistics, per-item means, the most frequently failed checks, errors
+                             the points of every contract item in rubric order, message (why an error
+                             row was not graded; which files a graded one lacked or had refused)
+  summary.md                 score statistics, per-item means, the most frequently failed checks, errors,
+                             missing or refused files
   score_histogram.png
   students/<id>/results.json Gradescope's format
   students/<id>/report.json  the whole Report (messages, timings, training records)
-  students/<id>/feedback.*   the student's feedback report (grader/feedback.py, imported when used)
+  students/<id>/feedback.*   the student's feedback report (grader/feedback.py, imported when used), for
+                             the course's stage: `mnist-grader publish` records it in feedback_stage.json
   students/<id>/batch.json   written last: the student's row, the failed check ids, and a hash of
                              the submission's bytes, the selection flags and the rubric file
 
 Every file is written atomically as soon as its student is graded, and grades.csv after every
-student, so an interrupted batch keeps whatever finished; run the same command again to grade the
-rest. A student whose batch.json matches the submission and the selection is not graded again
-(--force grades everyone again); one whose grading hit an error is.
+student, so an interrupted batch keeps whatever finished, says so, and prints the command that grades
+the rest (the same command again). A student whose batch.json matches the submission and the
+selection is not graded again (--force grades everyone again); one whose grading hit an error is.
 
 Workers are spawned (not forked: the batch has threads), ignore Ctrl-C (the batch stops them, and
 they kill the children grading student code) and die with the batch even when it is killed. A
@@ -160,24 +163,35 @@ def run(args):
     workers = min(args.workers or default_workers(), len(todo))
     print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {workers} worker process"
           f"{'es' if workers > 1 else ''}" + "".join(f"; {part}" for part in status) + ".")
+    from grader.publish import read_stage
     config = {"rubric": str(rubric_path), "only": list(args.only), "skip": list(args.skip),
-              "public": bool(args.public), "data_root": args.data_root, "needs_mnist": needs_mnist}
+              "public": bool(args.public), "data_root": args.data_root, "needs_mnist": needs_mnist,
+              "feedback_stage": read_stage(out)}
     from tqdm import tqdm
     progress = tqdm(total=len(todo), unit="student", desc="grading", file=sys.stderr, dynamic_ncols=True)
+    finished_now = 0
 
     def on_done(task, state):
+        nonlocal finished_now
         batch.add(state)
+        finished_now += 1
         progress.set_postfix_str(terminal(f"{task['student']}: {describe(state)}"), refresh=False)
         progress.update(1)
         if state["status"] == "error":
             progress.write(terminal(f"error: {task['student']}: {state['message']}"), file=sys.stderr)
 
+    interrupted = False
     try:
         with terminate_means_interrupt():
             grade_all(todo, workers, config, on_done)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         progress.close()
         batch.write_summary()          # also after Ctrl-C: what finished is in grades.csv and the summary
+    if interrupted:
+        print(terminal(interrupted_message(args, batch, len(todo), finished_now)), file=sys.stderr)
+        return 130
     counts = Counter(s["status"] for s in batch.states.values())
     print(f"{counts['graded']} graded, {counts['error']} error{'s' if counts['error'] != 1 else ''}. {batch.wrote()}")
     return similarity_after(args, folder, out)
@@ -189,6 +203,23 @@ def similarity_after(args, folder, out):
         from grader.course.similarity import report_similarity
         report_similarity(folder, out)
     return 0
+
+
+def interrupted_message(args, batch, to_grade, done_now):
+    """What an interrupted batch kept, and the command that grades the rest: the same command (with
+    --force too: without it, the students this run had not reached yet would keep their old results)."""
+    import shlex
+    graded = sum(state["status"] == "graded" for state in batch.states.values())
+    typed = getattr(args, "command_line", None) or ["mnist-grader", "batch", str(args.submissions), "--out", str(args.out)]
+    left = to_grade - done_now
+    again = (f"with --force it grades the {done_now} finished before the stop again too" if args.force and done_now
+             else "the students already graded are skipped")
+    return "\n".join([
+        f"The batch was interrupted: it finished {done_now} of the {to_grade} submission{'s' * (to_grade != 1)} it set "
+        f"out to grade. Kept: {graded} graded student{'s' * (graded != 1)} in all, in {batch.out / 'grades.csv'}, "
+        f"{batch.out / 'summary.md'} and {batch.out / 'students'}/.",
+        f"To grade the {left} left, run the same command again (from {Path.cwd()}); {again}:",
+        "  " + " ".join(shlex.quote(part) for part in typed)])
 
 
 def describe(state):
@@ -316,7 +347,7 @@ class Batch:
             state = self.states[student]
             if state["status"] == "graded":
                 row = [student, f"{state['score']:g}", f"{state['max_score']:g}", "graded",
-                       *(f"{state['items'].get(item, 0.0):g}" for item in self.item_max), ""]
+                       *(f"{state['items'].get(item, 0.0):g}" for item in self.item_max), state.get("message", "")]
             else:
                 row = [student, "", f"{self.max_score:g}", "error", *([""] * len(self.item_max)), state["message"]]
             writer.writerow(map(spreadsheet, row))
@@ -368,6 +399,14 @@ class Batch:
             lines += ["", "## Errors", "", "Not graded; run the batch again to retry them.", "",
                       "| student | message |", "|---|---|"]
             lines += [f"| {markdown(s['student'])} | {markdown(s['message'])} |" for s in errors]
+        unread = [(s["student"], name, problem) for s in sorted(graded, key=lambda s: s["student"])
+                  for name, problem in (s.get("problems") or {}).items()]
+        if unread:
+            lines += ["", "## Missing or refused files", "",
+                      "Graded without these files: their checks scored 0. The student can fix and resubmit.", "",
+                      "| student | file | problem |", "|---|---|---|"]
+            lines += [f"| {markdown(student)} | {markdown_code(name)} | {markdown(problem)} |"
+                      for student, name, problem in unread]
         feedback_failed = sorted(s["student"] for s in graded if s.get("feedback") == "failed")
         notes = list(self.notes)
         if feedback_failed:
@@ -531,11 +570,14 @@ def grade_student(task):
                        WORKER["public"], WORKER["data_root"])
         write_gradescope(report, out / "results.json")
         write_atomically(out / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
-        feedback, feedback_note = write_student_feedback(report, out, WORKER["data_root"])
+        feedback, feedback_note = write_student_feedback(report, out, WORKER["data_root"],
+                                                         WORKER.get("feedback_stage", "open"))
+        problems = file_problems(report)
         state = {"version": STATE_VERSION, "student": task["student"], "status": "graded",
                  "score": report.score, "max_score": report.max_score,
                  "items": {item: got for item, (got, _) in report.item_scores().items()},
-                 "failed": [t.name for t in report.tests if t.status != "passed"], "message": "",
+                 "failed": [t.name for t in report.tests if t.status != "passed"],
+                 "message": problems_message(problems), "problems": problems,
                  "feedback": feedback, "feedback_note": feedback_note, "key": task["key"],
                  "submission": task["path"], "sandbox": report.sandbox,
                  "seconds": round(time.monotonic() - start, 2)}
@@ -551,14 +593,39 @@ def grade_student(task):
     return state
 
 
-def write_student_feedback(report, out, data_root):
+def file_problems(report):
+    """{file: sentence} for the contract files that were missing or refused: grade() notes each as
+    "cnn.py: <the sentence of grader/submission.py>"."""
+    from grader.submission import FILES
+    problems = {}
+    for note in report.notes:
+        name, _, sentence = note.partition(": ")
+        if name in FILES and sentence and name not in problems:
+            problems[name] = sentence
+    return problems
+
+
+def problems_message(problems):
+    """grades.csv's message for a graded submission: which files were missing or refused, in short
+    ("cnn.py is missing."); summary.md and the student's report give the whole sentences."""
+    missing = [name for name, sentence in problems.items() if sentence.startswith(f"{name} is missing")]
+    parts = [f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"] if missing else []
+    for name, sentence in problems.items():
+        if name not in missing:
+            short = sentence.split("; ")[0].split(": ")[0].rstrip(".")
+            if short not in parts:
+                parts.append(short)
+    return "; ".join(parts) + "." if parts else ""
+
+
+def write_student_feedback(report, out, data_root, stage="open"):
     """("written" | "unavailable" | "failed", why). grader.feedback is imported here, at run time."""
     problem = feedback_unavailable()
     if problem:
         return "unavailable", problem
     from grader.feedback import write_feedback
     try:
-        write_feedback(report, out, data_root=data_root)
+        write_feedback(report, out, data_root=data_root, stage=stage)
     except Exception as exc:
         print(f"feedback report failed for {out.name}:\n{traceback.format_exc()}", file=sys.stderr)
         return "failed", f"{type(exc).__name__}: {exc}"

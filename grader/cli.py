@@ -1,5 +1,6 @@
 """Command line: `python -m grader grade SUBMISSION ...` and `python -m grader release`.
 Exit codes: 0 grading completed (whatever the score); 2 the grader could not run.
+The staff's verbs (INSTRUCTOR_VERBS) exist only in the full kit; the public kit offers the others.
 
 Parsing the command line runs no solution code (grader/reference.py loads solution/ on first use),
 so `--help` works anywhere. Once a submission is being graded, every output asked for is written
@@ -24,21 +25,34 @@ def protect_sys_path():
         os.path.exists(os.path.join(cwd, name)) for name in ("functional.py", "mlp.py", "cnn.py")))]
 
 
+GRADE_HELP = "grade one submission (a folder or a .zip with functional.py, mlp.py, cnn.py)"
 # Verbs implemented in their own module: each has add_arguments(subparser) and run(args) -> exit code.
 PLUGGED_VERBS = {
     "batch": ("grader.batch", "grade every submission (sub-folder or .zip) of a folder"),
+    "publish": ("grader.publish", "rewrite a batch's feedback reports when the due date passes or grades are published"),
     "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
     "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
     "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
     "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
     "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
 }
+# The course staff's verbs: offered only by the full kit, the one with the reference solution (the
+# public kit students get has none, and none of these could work there). Every other verb is a
+# student's too.
+INSTRUCTOR_VERBS = ("batch", "publish", "package", "nbgrader", "public-kit", "release")
+SOLUTION_FILE = Path(__file__).resolve().parent.parent / "solution" / "functional.py"
+
+
+def instructor_kit():
+    """Whether this is the full kit (solution/ beside grader/), not the public kit students have."""
+    return SOLUTION_FILE.is_file()
 
 
 def parser():
+    from grader.publish import STAGE_HELP
     p = argparse.ArgumentParser(prog="python -m grader", description="Grade MNIST-from-scratch submissions.")
     verbs = p.add_subparsers(dest="verb", required=True)
-    g = verbs.add_parser("grade", help="grade one submission (a folder or a .zip with functional.py, mlp.py, cnn.py)")
+    g = verbs.add_parser("grade", help=GRADE_HELP)
     g.add_argument("submission", help="folder or .zip holding functional.py, mlp.py, cnn.py")
     g.add_argument("--json", metavar="FILE", help="write Gradescope's results.json here")
     g.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
@@ -50,16 +64,34 @@ def parser():
     g.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
     g.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
     g.add_argument("--feedback", metavar="DIR", help="write the student's feedback report (feedback.md, feedback.html) here")
+    g.add_argument("--feedback-stage", choices=list(STAGE_HELP), default="open",
+                   help="what the feedback shows: " + "; ".join(f"{k}, {v}" for k, v in STAGE_HELP.items()))
     g.add_argument("--feedback-show-hidden", action="store_true",
-                   help="feedback for instructors: include checks and training results not yet visible to students")
+                   help="feedback for instructors: include every check and training result, hidden ones too")
     g.add_argument("--quiet", action="store_true", help="print only the final score line")
+    staff = instructor_kit()
     for verb, (module, help_text) in PLUGGED_VERBS.items():
-        importlib.import_module(module).add_arguments(verbs.add_parser(verb, help=help_text))
-    r = verbs.add_parser("release", help="generate assignment/ from solution/")
-    r.add_argument("--check", action="store_true", help="write nothing; exit 1 if assignment/ is out of date")
-    r.add_argument("--solution", metavar="DIR")
-    r.add_argument("--out", metavar="DIR")
+        if staff or verb not in INSTRUCTOR_VERBS:
+            importlib.import_module(module).add_arguments(verbs.add_parser(verb, help=help_text))
+    if staff:
+        r = verbs.add_parser("release", help="generate assignment/ from solution/")
+        r.add_argument("--check", action="store_true", help="write nothing; exit 1 if assignment/ is out of date")
+        r.add_argument("--solution", metavar="DIR")
+        r.add_argument("--out", metavar="DIR")
     return p
+
+
+def command_line(argv):
+    """This command as a list to print for running it again: `python -m grader ...` when started that
+    way, else the console script, by name when that name finds it on PATH, by path when not."""
+    import shutil
+    program = sys.argv[0] if sys.argv else ""
+    if Path(program).name == "__main__.py":
+        return [sys.executable, "-m", "grader", *argv]
+    found = shutil.which("mnist-grader")
+    if Path(program).name == "mnist-grader" and not (found and Path(found).resolve() == Path(program).resolve()):
+        return [program, *argv]
+    return ["mnist-grader", *argv]
 
 
 def main(argv=None):
@@ -67,7 +99,9 @@ def main(argv=None):
     for stream in (sys.stdout, sys.stderr):          # a terminal that cannot show a character gets "?"
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.command_line = command_line(argv)
     try:
         if args.verb == "release":
             from grader import generate
@@ -102,7 +136,8 @@ def grade_command(args):
         outputs.append(("JUnit XML", lambda r: write_junit(r, args.junit)))
     if args.feedback:
         outputs.append(("feedback report", lambda r: write_feedback(r, args.feedback, data_root=args.data_root,
-                                                                     show_hidden=args.feedback_show_hidden)))
+                                                                     show_hidden=args.feedback_show_hidden,
+                                                                     stage=args.feedback_stage)))
     if args.quiet:
         outputs.append(("score", lambda r: print(f"Score: {r.score:g} / {r.max_score:g}")))
     else:

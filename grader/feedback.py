@@ -1,13 +1,21 @@
 """The student's feedback report for one graded submission: feedback.md (with sibling PNG files) and
 feedback.html (one self-contained file: images as data URIs, no scripts, no external resources).
 
-    md_path, html_path = write_feedback(report, "feedback/", data_root=None, show_hidden=False)
+    md_path, html_path = write_feedback(report, "feedback/", data_root=None, stage="open")
 
 It shows the checks grouped by contract item and, for each model the accuracy checks trained, the
 training curve against the reference's (grader/reference_training.json, recorded once by
 benchmarks/reference_curves.py), the confusion matrix, the first misclassified test digits and, for
 the CNN, the learned filters. Everything is drawn here, in the grader's process, from the Report's
 training record and the MNIST test set; no student code runs and nothing is trained.
+
+What it shows follows each check's visibility, as on Gradescope, at the course's stage (STAGES):
+"visible" checks always, "after_due_date" ones once the due date has passed, "after_published" ones
+once grades are published, "hidden" ones never. A check not shown is not there at all: no name, no
+status, no points, not counted in its item's "Passed" cell; an item with no check shown is left out,
+and a model's training section goes with its accuracy item. The score line says only that other
+checks exist. `mnist-grader publish` rewrites the reports from the stored Reports when the stage
+changes; show_hidden (for instructors) shows everything.
 """
 import base64
 import html
@@ -28,8 +36,13 @@ REFERENCE_CURVES = Path(__file__).with_name("reference_training.json")
 MODELS = {"mlp": "MLP", "cnn": "CNN"}
 FIGURE_KINDS = ("curves", "confusion", "misclassified", "filters")
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not_implemented": "TODO"}
-LATER = {"hidden": "hidden check", "after_due_date": "details after the due date",
-         "after_published": "details when grades are published"}
+# The visibilities a student may see at each stage of the course (Gradescope's rules).
+STAGES = {
+    "open": ("visible",),                                              # before the due date
+    "due": ("visible", "after_due_date"),                              # the due date has passed
+    "published": ("visible", "after_due_date", "after_published"),     # grades are published
+}
+DEFAULT_STAGE = "open"
 MISCLASSIFIED_SHOWN = 24
 DPI = 150           # pixels per inch of the PNGs; the HTML shows them at 100 CSS px per inch (sharp on phones)
 
@@ -40,15 +53,14 @@ DPI = 150           # pixels per inch of the PNGs; the HTML shows them at 100 CS
 class CheckLine:
     id: str
     status: str
-    points: str = ""            # "1 / 1"; empty for a check whose details are not shown
-    message: str = ""           # the hint; empty when passed or not shown
-    later: str = ""             # why the details are not shown
+    points: str                 # "1 / 1"
+    message: str = ""           # the hint; empty when passed
 
 
 @dataclass
 class Item:
     name: str
-    score: str                  # "5 / 7", or a word when none of its checks show points
+    score: str                  # "5 / 7"
     passed: int
     total: int
     checks: list
@@ -80,13 +92,13 @@ class Feedback:
     notes: list
 
 
-def write_feedback(report, out_dir, data_root=None, show_hidden=False):
+def write_feedback(report, out_dir, data_root=None, show_hidden=False, stage=DEFAULT_STAGE):
     """Write feedback.md, feedback.html and the PNGs into out_dir; returns (markdown_path, html_path).
-    show_hidden: also show the points and messages of checks whose visibility is not "visible"
-    (for instructors)."""
+    stage: "open", "due" or "published" (STAGES), which checks the student may see;
+    show_hidden: show every check, "hidden" ones too (for instructors)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    feedback = build_feedback(report, data_root, show_hidden)
+    feedback = build_feedback(report, data_root, show_hidden, stage)
     pictures = [p for section in feedback.models for p in section.pictures]
     for picture in pictures:
         write_atomically(out_dir / picture.name, picture.png)
@@ -102,41 +114,43 @@ def write_feedback(report, out_dir, data_root=None, show_hidden=False):
     return markdown_path, html_path
 
 
-def build_feedback(report, data_root=None, show_hidden=False):
-    items = group_checks(report, show_hidden)
-    shown = [t for t in report.tests if show_hidden or t.visibility == "visible"]
+def shown_to(stage=DEFAULT_STAGE, show_hidden=False):
+    """A test -> bool: whether the report shows that check."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
+    return lambda test: show_hidden or test.visibility in STAGES[stage]
+
+
+def build_feedback(report, data_root=None, show_hidden=False, stage=DEFAULT_STAGE):
+    is_shown = shown_to(stage, show_hidden)
+    shown = [t for t in report.tests if is_shown(t)]
     score = sum(t.score for t in shown)
     total = sum(t.max_score for t in shown)
     score_line = f"Score: {score:g} / {total:g}"
-    if len(shown) < len(report.tests):
-        later = len(report.tests) - len(shown)
-        score_line += f" on the checks shown in full ({later} more check{'s' * (later > 1)} scored later)"
+    if len(shown) < len(report.tests):      # how many, or which, is not said
+        score_line += " on the checks shown here; your course also grades checks not shown here"
     test_set = TestSet(data_root)
     reference = load_reference_curves()
-    models = [model_section(report, model, test_set, reference, show_hidden) for model in MODELS]
+    models = [model_section(report, model, test_set, reference, is_shown) for model in MODELS]
     notes = [f"Graded in {report.execution_time:.1f} s."] + [clean(note) for note in report.notes]
     return Feedback(f"Feedback for {clean_name(Path(report.submission).name or report.submission)}", score_line,
-                    items, models, notes)
+                    group_checks(shown), [m for m in models if m is not None], notes)
 
 
-def group_checks(report, show_hidden):
+def group_checks(tests):
+    """The checks shown, grouped by contract item in report order."""
     items = {}
-    for test in report.tests:
+    for test in tests:
         items.setdefault(test.item, []).append(test)
     grouped = []
     for name, tests in items.items():
-        lines, score, total = [], 0.0, 0.0
+        lines = []
         for t in tests:
-            if show_hidden or t.visibility == "visible":
-                score, total = score + t.score, total + t.max_score
-                message = clean(t.output) if t.status != "passed" else ""
-                if t.status == "not_implemented" and not message:
-                    message = "Not written yet."
-                lines.append(CheckLine(clean(t.name), t.status, f"{t.score:g} / {t.max_score:g}", message))
-            else:
-                lines.append(CheckLine(clean(t.name), t.status, later=LATER.get(t.visibility, "hidden check")))
-        shown = [line for line in lines if line.points]
-        grouped.append(Item(clean(name), f"{score:g} / {total:g}" if shown else "later",
+            message = clean(t.output) if t.status != "passed" else ""
+            if t.status == "not_implemented" and not message:
+                message = "Not written yet."
+            lines.append(CheckLine(clean(t.name), t.status, f"{t.score:g} / {t.max_score:g}", message))
+        grouped.append(Item(clean(name), f"{sum(t.score for t in tests):g} / {sum(t.max_score for t in tests):g}",
                             sum(t.status == "passed" for t in tests), len(tests), lines))
     return grouped
 
@@ -178,7 +192,9 @@ def load_reference_curves(path=None):
         return {}
 
 
-def model_section(report, model, test_set, reference, show_hidden):
+def model_section(report, model, test_set, reference, is_shown):
+    """The training section of one model, or None when its accuracy checks are not shown (the
+    section belongs to them: the accuracy, the curves and the mistakes say how they went)."""
     title = f"Training: {MODELS[model]}"
     name = MODELS[model]
     checks = [t for t in report.tests if t.item == f"{model}.accuracy"]
@@ -186,13 +202,11 @@ def model_section(report, model, test_set, reference, show_hidden):
     if not checks:
         return ModelSection(title, [f"The {name} was not trained in this run (its accuracy check was skipped), "
                                     "so there are no training plots."])
-    if not show_hidden and checks[0].visibility != "visible":
-        return ModelSection(title, [f"How your {name} trained (curves, confusion matrix, mistakes) is shown "
-                                    "once your course publishes the accuracy results."])
+    if not all(map(is_shown, checks)):
+        return None
     if not isinstance(record, dict) or not isinstance(record.get("epoch_loss"), list):
-        where = f" (see {checks[0].name} above)" if show_hidden or checks[0].visibility == "visible" else ""
-        return ModelSection(title, [f"The grader could not train your {name} to the end{where}, "
-                                    "so there are no training plots."])
+        return ModelSection(title, [f"The grader could not train your {name} to the end (see {checks[0].name} "
+                                    "above), so there are no training plots."])
     section = ModelSection(title)
     settings = SETTINGS[model]
     runs = reference.get(model, [])
@@ -391,7 +405,7 @@ def to_markdown(feedback):
     for item in feedback.items:
         lines += [f"### {markdown_code(item.name)}: {markdown(item.score)}", ""]
         for check in item.checks:
-            detail = f"({markdown(check.points or check.later)})"
+            detail = f"({markdown(check.points)})"
             lines.append(f"- **{MARKS.get(check.status, check.status)}** {markdown_code(check.id)} {detail}")
             if check.message:
                 fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", check.message)), default=0))
@@ -476,7 +490,7 @@ def to_html(feedback):
         out.append(f'<details{is_open}><summary><code>{e(item.name)}</code> '
                    f'<span class="pts">{e(item.score)}</span></summary><ul class="checks">')
         for check in item.checks:
-            detail = check.points or check.later
+            detail = check.points
             line = (f'<li><span class="badge {e(check.status)}">{e(MARKS.get(check.status, check.status))}</span>'
                     f'<code>{e(check.id)}</code> <span class="meta">({e(detail)})</span>')
             if check.message:

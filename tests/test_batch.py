@@ -120,18 +120,22 @@ def wait_for_rows(out, count, proc, timeout=120):
 
 # ------------------------------------------------------------------------------------ a class's folder
 
-STUDENTS = ("buggy", "empty", "infinite_loop_at_import", "reference", "reference_zip", "sys_exit_at_import")
+STUDENTS = ("buggy", "empty", "infinite_loop_at_import", "no_cnn", "reference", "reference_zip", "sys_exit_at_import")
+LATER_CHECKS = ("mlp.backward: no accumulation", "mlp.backward: no stale cache")     # after_due_date in the rubric
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     """One batch over a folder holding the reference, a zip of it, a buggy, two hostile and an empty
-    submission, a broken zip, a stray file and a hidden folder; returns (folder, out, process)."""
+    submission, one without cnn.py, a broken zip, a stray file and a hidden folder; returns (folder,
+    out, process)."""
     root = tmp_path_factory.mktemp("batch")
     subs = root / "submissions"
     subs.mkdir()
     copy_reference(subs / "reference")
     zip_folder(subs / "reference", subs / "reference_zip.zip")
+    copy_reference(subs / "no_cnn")
+    (subs / "no_cnn" / "cnn.py").unlink()
     write_buggy(subs / "buggy")
     write_hostile("sys_exit_at_import", subs / "sys_exit_at_import")
     write_hostile("infinite_loop_at_import", subs / "infinite_loop_at_import")
@@ -157,6 +161,18 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_item(graded_class):
         assert float(rows[student]["score"]) == float(rows[student]["max_score"]) == full
         assert all(float(rows[student][item]) == item_max[item] for item in items)
     assert rows["empty"]["status"] == "graded" and float(rows["empty"]["score"]) == 0
+
+
+def test_the_message_column_names_missing_files(graded_class):
+    _, out, _ = graded_class
+    _, rows = read_grades(out)
+    assert rows["no_cnn"]["status"] == "graded" and rows["no_cnn"]["message"] == "cnn.py is missing."
+    assert rows["empty"]["message"] == "functional.py, mlp.py, cnn.py are missing."
+    assert all(rows[student]["message"] == "" for student in ("reference", "reference_zip", "buggy"))
+    summary = (out / "summary.md").read_text()
+    section = summary.split("## Missing or refused files")[1].split("\n## ")[0]
+    assert "| no\\_cnn | `cnn.py` | cnn.py is missing from the submission: put functional.py, mlp.py, cnn.py side" in section
+    assert section.count("| empty |") == 3 and "| reference |" not in section
 
 
 def test_buggy_softmax_loses_points_in_softmax_only(graded_class):
@@ -207,6 +223,16 @@ def test_every_graded_student_has_gradescope_results_and_feedback(graded_class):
         assert state["status"] == "graded" and state["key"]
 
 
+def test_feedback_before_the_due_date_shows_only_the_visible_checks(graded_class):
+    _, out, _ = graded_class
+    folder = out / "students" / "buggy"
+    assert all(name in (folder / "results.json").read_text() for name in LATER_CHECKS)     # Gradescope hides them itself
+    for page in ("feedback.md", "feedback.html"):
+        text = (folder / page).read_text()
+        assert "functional.softmax: values match the reference" in text
+        assert not any(name in text for name in LATER_CHECKS), page
+
+
 def test_summary_lists_the_most_frequently_failed_checks(graded_class):
     _, out, _ = graded_class
     failing = {}
@@ -223,8 +249,9 @@ def test_summary_lists_the_most_frequently_failed_checks(graded_class):
             listed[name.strip("`")] = int(count.strip(" |"))
     assert listed and all(failing[name] == count for name, count in listed.items())
     assert max(listed.values()) == max(failing.values())
-    assert listed["functional.softmax: values match the reference"] == 3     # buggy, sys_exit, empty
-    assert "7 students: 6 graded, 1 error" in summary
+    assert listed["cnn.backward: gradients match the reference"] == 3     # empty, infinite_loop, no_cnn
+    assert failing["functional.softmax: values match the reference"] == 3   # buggy, sys_exit, empty
+    assert "8 students: 7 graded, 1 error" in summary
     assert "| broken |" in summary and "Ignored notes.txt" in summary
     assert "![Score histogram](score_histogram.png)" in summary
 
@@ -258,10 +285,18 @@ def test_rerun_skips_graded_students_force_and_changes_regrade(tmp_path):
     assert mtimes(out) == before
     assert again.elapsed < first.elapsed + 5
 
+    assert not any(name in (out / "students" / "alice" / "feedback.md").read_text() for name in LATER_CHECKS)
+    published = subprocess.run([sys.executable, "-m", "grader", "publish", str(out), "--stage", "due"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120)
+    assert published.returncode == 0 and "of 3 students" in published.stdout, published.stderr
+    assert mtimes(out) == before                                            # nothing graded again
+    assert all(name in (out / "students" / "alice" / "feedback.md").read_text() for name in LATER_CHECKS)
+
     shutil.copyfile(gt.SOLUTION / "functional.py", subs / "bob" / "functional.py")     # bob fixes his softmax
     fixed = run_batch(subs, out, *NO_TRAINING)
     assert fixed.returncode == 0, fixed.stderr
     assert "Grading 1 submission with 1 worker process; 2 already graded" in fixed.stdout
+    assert all(name in (out / "students" / "bob" / "feedback.md").read_text() for name in LATER_CHECKS)  # the stage kept
     after = mtimes(out)
     assert after["alice"] == before["alice"] and after["carol"] == before["carol"] and after["bob"] != before["bob"]
     _, rows = read_grades(out)
@@ -326,6 +361,13 @@ def test_sigterm_stops_the_batch_and_writes_what_finished(tmp_path):
     assert not still_running(workers)
     _, rows = read_grades(out)
     assert rows and f"{len(rows)} students: {len(rows)} graded" in (out / "summary.md").read_text()
+    kept = f"Kept: {len(rows)} graded student{'s' * (len(rows) > 1)} in all, in {out / 'grades.csv'}, "
+    assert (f"The batch was interrupted: it finished {len(rows)} of the 4 submissions it set out to grade." in stderr
+            and f"{kept}{out / 'summary.md'} and {out / 'students'}/." in stderr), stderr
+    assert (f"To grade the {4 - len(rows)} left, run the same command again (from {ROOT}); the students already "
+            "graded are skipped:") in stderr
+    command = f"{sys.executable} -m grader batch {subs} --out {out} {' '.join(NO_TRAINING)} --workers 1"
+    assert f"\n  {command}\n" in stderr + "\n", stderr
 
 
 # ------------------------------------------------------------------------------------ the pool
@@ -403,15 +445,34 @@ def test_a_batch_that_cannot_run_exits_2_with_a_sentence(case, tmp_path):
 # ------------------------------------------------------------------------------------ training, once
 
 def test_accuracy_checks_run_in_the_batch(tmp_path):
-    """The one trained case: the MLP of a single reference submission (about 20 s)."""
-    subs = tmp_path / "submissions"
+    """The one trained case: the MLP of a single reference submission (about 20 s). Its feedback shows
+    the accuracy and the training plots once published, and not before; publishing grades nothing
+    (the submissions are gone by then)."""
+    subs, out = tmp_path / "submissions", tmp_path / "out"
     subs.mkdir()
     copy_reference(subs / "alice")
-    proc = run_batch(subs, tmp_path / "out", "--only", "mlp.accuracy")
+    proc = run_batch(subs, out, "--only", "mlp.accuracy", "--only", "mlp.backward")
     assert proc.returncode == 0, proc.stderr
-    header, rows = read_grades(tmp_path / "out")
-    assert header == ["student", "score", "max_score", "status", "mlp.accuracy", "message"]
+    header, rows = read_grades(out)
+    assert header == ["student", "score", "max_score", "status", "mlp.backward", "mlp.accuracy", "message"]
     assert rows["alice"]["status"] == "graded" and rows["alice"]["score"] == rows["alice"]["max_score"]
-    results = json.loads((tmp_path / "out" / "students" / "alice" / "results.json").read_text())
+    folder = out / "students" / "alice"
+    results = json.loads((folder / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)
     assert any(entry["name"] == "mlp accuracy" and entry["value"] > 90 for entry in results["leaderboard"])
+    accuracy = "mlp.accuracy: test accuracy after training"
+
+    def shown():
+        text = (folder / "feedback.md").read_text()
+        return ([name for name in LATER_CHECKS + (accuracy,) if name in text], "Training: MLP" in text,
+                sorted(p.name for p in folder.glob("*.png")))
+
+    assert shown() == ([], False, [])
+    subs.rename(tmp_path / "gone")
+    for stage, expected in (("due", (list(LATER_CHECKS), False, [])),
+                            ("published", (list(LATER_CHECKS) + [accuracy], True, [
+                                "feedback_mlp_confusion.png", "feedback_mlp_curves.png", "feedback_mlp_misclassified.png"]))):
+        published = subprocess.run([sys.executable, "-m", "grader", "publish", str(out), "--stage", stage], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=120)
+        assert published.returncode == 0, published.stderr
+        assert shown() == expected, stage

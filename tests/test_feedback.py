@@ -3,8 +3,9 @@ self-contained feedback.html), rendered from real grading runs (about 60 s in al
 
 - the reference, graded in this process with both accuracy checks (training: about 40 s, the bulk);
 - at the same time, in another process, a buggy submission (softmax over columns + MLP gradients
-  that accumulate): its visible softmax checks and a hidden mlp.backward check fail, its MLP trains
-  badly, its CNN is not trained;
+  that accumulate): its visible softmax checks and an after_due_date mlp.backward check fail, its
+  MLP's training is stopped by the grader's replay of its SGD steps (so it has no training record),
+  its CNN is not trained;
 - and edited copies of those reports (no training) for broken records and hostile messages.
 
 The HTML is then opened in headless Chromium (Debian's `chromium`), driven over the DevTools
@@ -33,7 +34,7 @@ import pytest
 import gradertools as gt
 from data_scripts.fetch_mnist import verify
 from grader.checks.accuracy import SETTINGS
-from grader.feedback import REFERENCE_CURVES, load_reference_curves, write_feedback
+from grader.feedback import REFERENCE_CURVES, STAGES, load_reference_curves, write_feedback
 from grader.grade import grade
 from grader.report import Report
 from grader.rubric import load_rubric
@@ -44,7 +45,7 @@ ARTIFACTS = ROOT / "artifacts"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REFERENCE_PICTURES = {f"feedback_{model}_{kind}.png" for model in ("mlp", "cnn")
                       for kind in ("curves", "confusion", "misclassified")} | {"feedback_cnn_filters.png"}
-BUGGY_PICTURES = {f"feedback_mlp_{kind}.png" for kind in ("curves", "confusion", "misclassified")}
+ACCURACY_CHECK = "mlp.accuracy: test accuracy after training"     # after_published
 HIDDEN_CHECK = "mlp.backward: no accumulation"        # visibility after_due_date in grader/rubric.toml
 HOSTILE = '<script>alert("x")</script><img src="https://example.com/x.png"> `` ``` done'
 
@@ -93,39 +94,36 @@ def reports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference_report(reports):
-    return published(reports["reference"])
+    return reports["reference"]
 
 
 @pytest.fixture(scope="module")
 def buggy_report(reports):
-    return published(reports["buggy"])
-
-
-def published(report):
-    """The report as students see it once the course has published the accuracy results."""
-    report = copy.deepcopy(report)
-    for test in report.tests:
-        if test.item.endswith(".accuracy"):
-            test.visibility = "visible"
-    return report
+    return reports["buggy"]
 
 
 def test_training_results_wait_until_the_accuracy_is_published(reports, tmp_path):
-    markdown, page = write_feedback(reports["reference"], tmp_path, data_root=ROOT / "data")
-    assert pictures_in(tmp_path) == set() and "<img" not in page.read_text()
-    assert "shown once your course publishes the accuracy results" in markdown.read_text()
+    for stage in ("open", "due"):
+        markdown, page = write_feedback(reports["reference"], tmp_path / stage, data_root=ROOT / "data", stage=stage)
+        assert pictures_in(tmp_path / stage) == set() and "<img" not in page.read_text()
+        for document in (markdown.read_text(), page.read_text()):
+            assert "Training: " not in document and ".accuracy" not in document and "test accuracy" not in document
+    write_feedback(reports["reference"], tmp_path / "published", data_root=ROOT / "data", stage="published")
+    assert pictures_in(tmp_path / "published") == REFERENCE_PICTURES
     write_feedback(reports["reference"], tmp_path / "staff", data_root=ROOT / "data", show_hidden=True)
     assert pictures_in(tmp_path / "staff") == REFERENCE_PICTURES
 
 
 @pytest.fixture(scope="module")
 def reference_feedback(reference_report, tmp_path_factory):
-    return write_feedback(reference_report, tmp_path_factory.mktemp("feedback") / "reference", data_root=ROOT / "data")
+    return write_feedback(reference_report, tmp_path_factory.mktemp("feedback") / "reference", data_root=ROOT / "data",
+                          stage="published")
 
 
 @pytest.fixture(scope="module")
 def buggy_feedback(buggy_report, tmp_path_factory):
-    return write_feedback(buggy_report, tmp_path_factory.mktemp("feedback") / "buggy", data_root=ROOT / "data")
+    return write_feedback(buggy_report, tmp_path_factory.mktemp("feedback") / "buggy", data_root=ROOT / "data",
+                          stage="published")
 
 
 class Attributes(html.parser.HTMLParser):
@@ -154,6 +152,94 @@ def pictures_in(folder):
 
 def markdown_links(text):
     return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+
+
+# ------------------------------------------------------------------------------------ what each stage shows
+# A report made by hand from the rubric (nothing graded, nothing trained): every check failed with a
+# message that names it, and a training record for both models; one visible check made "hidden".
+
+HIDDEN_ROW = "policy.no_torch: only allowed imports"
+
+
+class ShownChecks(html.parser.HTMLParser):
+    """The check ids listed on a feedback page (<li><span class="badge">..</span><code>id</code>) and
+    the rows of its "Results by item" table (item, score, passed)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.checks, self.items, self.path, self.row = [], [], [], None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.path.append(tag)
+        if tag == "tr":
+            self.row = []
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self.row and len(self.row) == 3:
+            self.items.append(tuple(self.row))
+        while self.path and self.path.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if self.path[-2:] == ["li", "code"]:
+            self.checks.append(data)
+        elif self.row is not None and "td" in self.path:
+            if self.path[-1] == "td" or self.path[-2:] == ["td", "code"]:
+                self.row.append(data)
+
+
+def markdown_checks(text):
+    return re.findall(r"^- \*\*[A-Z]+\*\* `([^`]+)` \(", text, flags=re.M)
+
+
+@pytest.fixture(scope="module")
+def staged_report():
+    import dataclasses
+    from grader.report import CheckResult, build_report
+    rows = [dataclasses.replace(row, visibility="hidden") if row.id == HIDDEN_ROW else row for row in load_rubric().rows]
+    assert {row.visibility for row in rows} == {"visible", "hidden", "after_due_date", "after_published"}
+    results = {row.id: CheckResult(row.id, "failed", f"HINT-FOR {row.id}") for row in rows}
+    rng = np.random.default_rng(0)
+    training = {model: {"accuracy": 0.5, "epoch_loss": [2.0, 1.5, 1.2], "epoch_seconds": [1.0, 1.0, 1.0],
+                        "predictions": rng.integers(0, 10, 10_000).tolist()} for model in ("mlp", "cnn")}
+    training["cnn"]["conv_W"] = rng.normal(size=(8, 1, 3, 3)).tolist()
+    return build_report("alice", rows, results, 1.0, "bwrap",
+                        extras={"mlp.accuracy": 0.5, "cnn.accuracy": 0.5, "training": training})
+
+
+@pytest.mark.parametrize("stage", ["open", "due", "published", "staff"])
+def test_the_report_names_only_the_checks_of_its_stage(staged_report, stage, tmp_path):
+    """Before the due date no after_due_date, after_published or hidden check is named, counted or
+    scored anywhere, and there is no training section; each stage adds its own; hidden only for staff."""
+    options = {"show_hidden": True} if stage == "staff" else {"stage": stage}
+    markdown, page = write_feedback(staged_report, tmp_path, data_root=ROOT / "data", **options)
+    text, html_text = markdown.read_text(), page.read_text()
+    visibilities = ("visible", "hidden", "after_due_date", "after_published") if stage == "staff" else STAGES[stage]
+    shown = [t for t in staged_report.tests if t.visibility in visibilities]
+    unseen = [t for t in staged_report.tests if t.visibility not in visibilities]
+    assert ShownChecks(html_text).checks == markdown_checks(text) == [t.name for t in shown]
+    for document in (text, html.unescape(html_text)):
+        for t in unseen:
+            assert t.name not in document and t.output not in document, (stage, t.name)
+        for t in shown:
+            assert t.output in document
+    items = {}
+    for t in shown:
+        items.setdefault(t.item, []).append(t)
+    assert ShownChecks(html_text).items == [(item, f"0 / {sum(t.max_score for t in tests):g}", f"0 / {len(tests)}")
+                                            for item, tests in items.items()]
+    assert f"Score: 0 / {sum(t.max_score for t in shown):g}" in text
+    assert ("also grades checks not shown here" in text) == bool(unseen)
+    published = stage in ("published", "staff")
+    for document in (text, html_text):
+        assert ("Training: MLP" in document and "Training: CNN" in document) == published
+        assert ("accuracy" in document.lower()) == published
+    assert ("<img" in html_text) == published and bool(pictures_in(tmp_path)) == published
+    if stage == "open":
+        assert "mlp.backward: no accumulation" not in text and "Passed" in text
+        mlp_backward = next(row for row in ShownChecks(html_text).items if row[0] == "mlp.backward")
+        assert mlp_backward[2] == f"0 / {sum(t.item == 'mlp.backward' and t.visibility == 'visible' for t in staged_report.tests)}"
 
 
 # ------------------------------------------------------------------------------------ files
@@ -204,46 +290,55 @@ def test_html_is_one_file_with_the_pngs_as_data_uris(reference_feedback):
 def test_reference_feedback_reports_scores_accuracy_and_the_reference_curve(reference_report, reference_feedback):
     markdown, _ = reference_feedback
     text = markdown.read_text()
-    visible = [t for t in reference_report.tests if t.visibility == "visible"]
-    assert f"Score: {sum(t.score for t in visible):g} / {sum(t.max_score for t in visible):g}" in text
+    shown = [t for t in reference_report.tests if t.visibility in STAGES["published"]]
+    assert f"Score: {sum(t.score for t in shown):g} / {sum(t.max_score for t in shown):g}" in text
     for model in ("mlp", "cnn"):
         accuracy = reference_report.extras["training"][model]["accuracy"]
         assert f"test accuracy is {100 * accuracy:.2f}%" in text
     assert "the reference:" in text and "**FAIL**" not in text
 
 
-def test_buggy_feedback_shows_hints_of_visible_checks_only(buggy_report, buggy_feedback):
-    markdown, page = buggy_feedback
+def test_buggy_feedback_shows_each_check_from_its_stage_on(buggy_report, buggy_feedback, tmp_path):
+    markdown, page = buggy_feedback                        # published: visible, after_due_date, after_published
     text, html_text = markdown.read_text(), page.read_text()
     tests = {t.name: t for t in buggy_report.tests}
     failed_visible = [t for t in buggy_report.tests if t.visibility == "visible" and t.status == "failed"]
-    assert failed_visible and all(t.item in ("functional.softmax", "mlp.accuracy") for t in failed_visible)
+    assert failed_visible and all(t.item == "functional.softmax" for t in failed_visible)
     for t in failed_visible:
         assert t.output.splitlines()[0] in text, t.name
-    hidden = tests[HIDDEN_CHECK]
-    assert hidden.status == "failed" and hidden.output and hidden.visibility != "visible"
-    assert f"- **FAIL** `{HIDDEN_CHECK}` (details after the due date)" in text
-    assert HIDDEN_CHECK in html_text
+    later = tests[HIDDEN_CHECK]
+    assert later.status == "failed" and later.output and later.visibility == "after_due_date"
+    assert f"- **FAIL** `{HIDDEN_CHECK}` (0 / 1)" in text
+    accuracy = tests[ACCURACY_CHECK]
+    assert accuracy.status == "failed" and "SGD steps" in accuracy.output and "mlp" not in buggy_report.extras["training"]
     for document in (text, html_text):
-        assert hidden.output.splitlines()[0][:60] not in document
-        assert "Losses per epoch" in document              # the published accuracy check's message
-    accuracy = buggy_report.extras["training"]["mlp"]["accuracy"]
-    assert accuracy < 0.5 and f"its test accuracy is {100 * accuracy:.2f}%" in text     # trained, badly
+        assert later.output.splitlines()[0][:60] in html.unescape(document)
+        assert accuracy.output.splitlines()[0][:60] in html.unescape(document)     # the published accuracy check
+    assert f"The grader could not train your MLP to the end (see {ACCURACY_CHECK} above)" in text
     assert "The CNN was not trained in this run" in text
-    assert pictures_in(markdown.parent) == BUGGY_PICTURES
+    assert pictures_in(markdown.parent) == set()
+
+    early, early_page = write_feedback(buggy_report, tmp_path / "open", data_root=ROOT / "data", stage="open")
+    for document in (early.read_text(), early_page.read_text()):
+        assert "no accumulation" not in document and "no stale cache" not in document
+        assert later.output.splitlines()[0][:60] not in html.unescape(document)
+        assert accuracy.output.splitlines()[0][:60] not in html.unescape(document)
+        assert "mlp.accuracy" not in document and "Training: MLP" not in document
+        assert "The CNN was not trained in this run" in document       # not graded at all: nothing to hide
+    assert pictures_in(tmp_path / "open") == set()
 
 
 def test_show_hidden_adds_the_hidden_messages_for_instructors(buggy_report, tmp_path):
     markdown, page = write_feedback(buggy_report, tmp_path, data_root=ROOT / "data", show_hidden=True)
     hidden = {t.name: t for t in buggy_report.tests}[HIDDEN_CHECK]
     assert hidden.output.splitlines()[0] in markdown.read_text()
-    assert "Losses per epoch" in markdown.read_text()
+    assert {t.name: t for t in buggy_report.tests}[ACCURACY_CHECK].output.splitlines()[0] in markdown.read_text()
     assert f"**Score: {buggy_report.score:g} / {buggy_report.max_score:g}**" in markdown.read_text()
 
 
 def test_without_training_the_report_says_so_and_drops_old_pictures(reference_report, tmp_path):
     """The accuracy checks skipped: no plots, a sentence instead; pictures of an earlier run go."""
-    write_feedback(reference_report, tmp_path, data_root=ROOT / "data")
+    write_feedback(reference_report, tmp_path, data_root=ROOT / "data", stage="published")
     assert pictures_in(tmp_path) == REFERENCE_PICTURES
     untrained = copy.deepcopy(reference_report)
     untrained.tests = [t for t in untrained.tests if not t.item.endswith(".accuracy")]
@@ -262,7 +357,7 @@ def test_broken_training_records_are_described_not_drawn(reference_report, tmp_p
     mlp["epoch_loss"] = [float("nan"), float("inf"), 2.3] + mlp["epoch_loss"][3:]
     mlp["predictions"] = mlp["predictions"][:100]
     cnn["conv_W"] = [[1.0, 2.0]]
-    markdown, _ = write_feedback(report, tmp_path / "a", data_root=ROOT / "data")
+    markdown, _ = write_feedback(report, tmp_path / "a", data_root=ROOT / "data", stage="published")
     text = markdown.read_text()
     assert "not a finite number (NaN or inf) in epoch 1, 2" in text
     assert "the predictions do not match the test set" in text
@@ -270,13 +365,14 @@ def test_broken_training_records_are_described_not_drawn(reference_report, tmp_p
     assert pictures_in(tmp_path / "a") == {"feedback_mlp_curves.png", "feedback_cnn_curves.png",
                                            "feedback_cnn_confusion.png", "feedback_cnn_misclassified.png"}
     del report.extras["training"]["cnn"]                      # the accuracy check ran, training did not finish
-    markdown, _ = write_feedback(report, tmp_path / "b", data_root=ROOT / "data")
+    markdown, _ = write_feedback(report, tmp_path / "b", data_root=ROOT / "data", stage="published")
     assert ("The grader could not train your CNN to the end (see cnn.accuracy: test accuracy after training above), "
             "so there are no training plots.") in markdown.read_text()
 
 
 def test_missing_test_set_still_draws_the_curves(reference_report, tmp_path):
-    markdown, _ = write_feedback(reference_report, tmp_path / "out", data_root=tmp_path / "no-mnist-here")
+    markdown, _ = write_feedback(reference_report, tmp_path / "out", data_root=tmp_path / "no-mnist-here",
+                                 stage="published")
     assert "No confusion matrix or misclassified digits: the MNIST test set could not be read here" in markdown.read_text()
     assert pictures_in(tmp_path / "out") == {"feedback_mlp_curves.png", "feedback_cnn_curves.png", "feedback_cnn_filters.png"}
 

@@ -361,3 +361,17 @@ def test_every_mutant_fails_a_tests_cell_of_each_notebook_item_it_breaks(cells, 
         checked += 1
     assert escaped == {}
     assert checked >= 50
+
+
+def test_without_nbgrader_the_command_says_how_to_install_it(monkeypatch, capsys, tmp_path):
+    """Exit 2, nothing written, and the install command (the README's, which names it before the command)."""
+    from grader.cli import main
+    for name in ("nbgrader", "nbformat"):
+        monkeypatch.setitem(sys.modules, name, None)          # import fails, as when not installed
+    assert main(["nbgrader", "--out", str(tmp_path / "course")]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: The nbgrader command needs nbgrader and nbformat") and "Traceback" not in stderr
+    assert f"{sys.executable} -m pip install {course.NBGRADER_PACKAGES}" in stderr
+    assert not (tmp_path / "course").exists()
+    readme = (ROOT / "README.md").read_text()
+    assert readme.index(f"pip install {course.NBGRADER_PACKAGES}") < readme.index("mnist-grader nbgrader --out")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import gradertools as gt
-from grader.integrations.public_kit import build_public_kit, solution_lines_in
+from grader.integrations.public_kit import ZIP_FOLDER, build_public_kit, solution_lines_in, write_zip
 from mutants import MUTANTS
 
 SAMPLE = ["softmax_over_columns", "cross_entropy_without_clip", "mlp_backward_missing_mean",
@@ -38,8 +38,39 @@ def test_the_public_kit_installs_the_mnist_grader_command(kit):
 
 def test_the_public_kit_holds_no_solution_code(kit):
     assert solution_lines_in(kit) == []
-    assert sorted(p.name for p in (kit / "solution").iterdir()) == ["data.py"]
-    assert not (kit / "assignment").exists() and not (kit / "tests").exists()
+    assert sorted(p.name for p in kit.iterdir()) == ["README.md", "grader", "pyproject.toml"]    # no solution/ at all
+    assert not list(kit.rglob("data.py")) and not list(kit.rglob("train.py"))
+
+
+def test_the_zip_holds_one_folder_without_a_solution(kit, tmp_path):
+    import zipfile
+    path = write_zip(kit, tmp_path / "mnist-public-kit.zip")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.namelist()
+    assert {name.split("/")[0] for name in members} == {ZIP_FOLDER} == {"mnist-public-kit"}
+    assert {f"{ZIP_FOLDER}/README.md", f"{ZIP_FOLDER}/pyproject.toml", f"{ZIP_FOLDER}/grader/cli.py"} <= set(members)
+    assert not any("solution" in name.split("/") for name in members)
+    files = {name[len(ZIP_FOLDER) + 1:] for name in members if not name.endswith("/")}
+    assert files == {str(p.relative_to(kit)) for p in kit.rglob("*") if p.is_file()}
+
+
+def test_the_public_kit_offers_only_the_students_commands(kit):
+    proc = subprocess.run([sys.executable, "-m", "grader", "--help"], cwd=kit, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    verbs = set(proc.stdout.split("{", 1)[1].split("}", 1)[0].split(","))
+    assert "grade" in verbs and verbs <= {"grade", "handin"}, proc.stdout
+    for verb in ("batch", "publish", "release", "package", "nbgrader", "public-kit"):
+        refused = subprocess.run([sys.executable, "-m", "grader", verb, "--help"], cwd=kit, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode == 2 and "invalid choice" in refused.stderr, verb
+
+
+def test_the_public_kit_readme_is_written_for_students(kit):
+    readme = (kit / "README.md").read_text()
+    assert "pip install -e mnist-public-kit" in readme and "mnist-grader grade . --public" in readme
+    assert "- `mnist-grader grade`:" in readme
+    for staff in ("mnist-grader batch", "mnist-grader release", "mnist-grader public-kit", "solution/", "rubric"):
+        assert staff not in readme, staff
 
 
 def test_the_public_kit_gives_the_reference_full_marks_on_every_visible_check(kit, tmp_path):

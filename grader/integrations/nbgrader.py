@@ -425,8 +425,25 @@ def add_arguments(parser):
     parser.add_argument("--solution", metavar="DIR", help="the reference (default: solution/ of this kit)")
 
 
+NBGRADER_PACKAGES = "nbgrader==0.9.6 ipykernel"     # the versions tests/test_nbgrader.py runs
+
+
+def require_nbgrader():
+    """The course is written with nbformat and used with nbgrader: without them, say how to install
+    them into the Python running this command (the kit's venv), before anything is written."""
+    import importlib.util
+    import shlex
+    import sys
+    missing = [name for name in ("nbgrader", "nbformat") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise GraderError(f"The nbgrader command needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                          f"not installed here. Install nbgrader into this environment, then run the command again:\n"
+                          f"  {shlex.quote(sys.executable)} -m pip install {NBGRADER_PACKAGES}")
+
+
 def run(args):
     from grader.rubric import load_rubric
+    require_nbgrader()
     written = write_course(Path(args.out), args.assignment, load_rubric(args.rubric),
                            Path(args.solution) if args.solution else KIT_ROOT / "solution")
     for line in written:
@@ -798,8 +815,10 @@ def _number(points):
 def _nbformat():
     try:
         import nbformat
-    except ImportError:
-        raise GraderError("The nbgrader course needs nbformat (pip install nbgrader, which brings it).") from None
+    except ImportError as exc:
+        require_nbgrader()
+        raise GraderError(f"nbformat is installed but cannot be imported ({exc}); install it again with "
+                          f"pip install --force-reinstall {NBGRADER_PACKAGES}.") from None
     return nbformat
 
 

@@ -1,50 +1,118 @@
-"""`mnist-grader public-kit --out DIR`: the grader students may have, without the solution.
+"""`mnist-grader public-kit --out DIR --zip FILE`: the grader students may have, without the solution.
 
 Students run the public checks on their own machine (`mnist-grader grade . --public`) and in
-their repository's CI. The kit's pyproject.toml is the full kit's, so `pip install -e` of the kit
-installs the same console script, mnist-grader. The full kit cannot be handed out: its grader computes expected values with
+their repository's CI. The full kit cannot be handed out: its grader computes expected values with
 solution/. The public kit instead carries the reference's answers to exactly the calls the public
 checks make (recorded here by grading the reference with those checks), so the same checks, with
 the same inputs and messages, run there without any solution code.
+
+It is a student's package: the grader package and the full kit's pyproject.toml (so `pip install -e`
+installs the same console script, mnist-grader), a README written for students, and nothing else.
+No solution/ folder at all: the kit trains nothing, so it needs no MNIST reader (the students' own
+data.py, from the assignment, is where they expect it; solution/data.py stays the only hand-edited
+copy), and its command line offers only the students' verbs (grader/cli.py: the staff's need
+solution/). The zip holds one folder, ZIP_FOLDER, so that unzipping it next to (or inside) a
+homework folder never mixes its README.md with the assignment's.
 """
 import dataclasses
+import os
 import shutil
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from grader import reference
 from grader.errors import GraderError
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
-COPIED = ["grader", "data_scripts", "pyproject.toml"]
-PUBLIC_README = """# mnist-from-scratch: public checks
+COPIED = ["grader", "pyproject.toml"]
+ZIP_FOLDER = "mnist-public-kit"
+PUBLIC_README = """# MNIST from scratch: the public checks
 
-This is the grader of the MNIST-from-scratch assignment without the reference solution: it runs the
-checks your course marked visible, with the same inputs and messages as the course's grader.
+This folder is your course's grader for the MNIST-from-scratch assignment, without the reference
+solution. It runs the checks your course made visible to you on your `functional.py`, `mlp.py` and
+`cnn.py`, with the same inputs and the same messages as the course's own grading. It trains nothing
+and needs no MNIST download.
 
-    pip install -e .                                  # in this folder; installs the command mnist-grader
-    mnist-grader grade path/to/your/folder            # the public checks
-    mnist-grader grade . --only functional.softmax    # from inside your folder: one function
+## Install it once
 
-The checks not shown here (and the accuracy after training) run when your course grades your submission.
-Fix functional.py first: without the reference solution, this grader cannot lend its own functional.py
-to your models' checks, so a bug there also shows up in mlp.* and cnn.* here (not in the course's grading).
+From the folder that holds this `mnist-public-kit` folder (Python 3.9 or newer):
+
+    pip install -e mnist-public-kit
+
+That gives you the command `mnist-grader` (in the environment you installed it into: activate the
+same virtual environment, if you use one, before running it).
+
+## Check your work
+
+From your homework folder, the one with `functional.py`, `mlp.py` and `cnn.py`:
+
+    mnist-grader grade . --public                                # every public check
+    mnist-grader grade . --public --only functional.softmax      # one function (any check id prefix)
+    mnist-grader grade . --public --feedback feedback            # also a report: feedback/feedback.html
+
+Or name the folder (or a .zip of it) from anywhere: `mnist-grader grade path/to/homework --public`.
+Your code runs in a separate process with time limits, so an endless loop or a crash is reported as
+such. A function you have not written yet is reported as "not written yet".
+
+## Commands
+
+{commands}
+
+`mnist-grader COMMAND --help` lists a command's options.
+
+## What these checks cannot tell you
+
+- Your course grades more than these checks: some run only when your course grades your submission
+  (after the due date, or hidden), and so does the accuracy your models reach after training.
+  Passing every check here is a good sign, not your grade.
+- Fix `functional.py` first: without the reference solution, this grader cannot lend its own
+  `functional.py` to your models' checks, so a bug there also shows up in `mlp.*` and `cnn.*` here
+  (the course's grading keeps them apart).
 """
 
 
 def add_arguments(parser):
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the public kit into (replaced)")
     parser.add_argument("--rubric", metavar="FILE", help="rubric TOML whose visible checks are the public ones")
-    parser.add_argument("--zip", metavar="FILE", help="also write the kit as a zip (its files at the zip's top)")
+    parser.add_argument("--zip", metavar="FILE",
+                        help=f"also write the kit as a zip, all in one folder {ZIP_FOLDER}/ (what students download)")
 
 
 def run(args):
     out = build_public_kit(Path(args.out), args.rubric)
     print(f"wrote the public kit to {out}")
     if args.zip:
-        shutil.make_archive(str(Path(args.zip).with_suffix("")), "zip", out)
-        print(f"wrote {Path(args.zip).with_suffix('.zip')}")
+        path = write_zip(out, Path(args.zip))
+        print(f"wrote {path} (one folder, {ZIP_FOLDER}/: students unzip it and run pip install -e {ZIP_FOLDER})")
     return 0
+
+
+def write_zip(kit, path):
+    """The kit's files in a zip, under one folder ZIP_FOLDER/, written atomically; returns the zip's path."""
+    path = path if path.suffix.lower() == ".zip" else path.with_name(path.name + ".zip")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".public-kit-", suffix=".zip", dir=path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{ZIP_FOLDER}/", b"")
+            for file in sorted(kit.rglob("*")):
+                name = f"{ZIP_FOLDER}/{file.relative_to(kit).as_posix()}"
+                archive.write(file, name + "/" if file.is_dir() else name)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return path
+
+
+def student_commands():
+    """The Markdown list of the commands the public kit offers, with their help."""
+    from grader.cli import GRADE_HELP, INSTRUCTOR_VERBS, PLUGGED_VERBS
+    verbs = [("grade", GRADE_HELP)] + [(verb, help_text) for verb, (_, help_text) in PLUGGED_VERBS.items()
+                                       if verb not in INSTRUCTOR_VERBS]
+    return "\n".join(f"- `mnist-grader {verb}`: {help_text}" for verb, help_text in verbs)
 
 
 def record_public_answers(rubric):
@@ -107,10 +175,8 @@ def build_public_kit(out, rubric_path=None):
     for name in COPIED:
         source = KIT_ROOT / name
         (shutil.copytree(source, out / name, ignore=ignore) if source.is_dir() else shutil.copy(source, out / name))
-    (out / "solution").mkdir()
-    shutil.copy(KIT_ROOT / "solution" / "data.py", out / "solution" / "data.py")     # provided code, not a solution
     (out / "grader" / "rubric.toml").write_text(public_rubric_text(rubric_path))
-    (out / "README.md").write_text(PUBLIC_README)
+    (out / "README.md").write_text(PUBLIC_README.format(commands=student_commands()))
     answers.save(out / "grader" / reference.RECORDING.name)
     leaked = solution_lines_in(out)
     if leaked:
