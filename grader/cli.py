@@ -30,6 +30,7 @@ PLUGGED_VERBS = {
     "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
     "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
     "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
+    "handin": ("grader.handin", "check a folder's functional.py, mlp.py, cnn.py and pack exactly them into a zip"),
 }
 
 
@@ -92,6 +93,8 @@ def grade_command(args):
     from grader.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
+    rows = rubric.select(args.only, args.skip, args.public)
+    size_blas_threads(sum(row.item.endswith(".accuracy") for row in rows))
     report = grade_or_explain(args, rubric)
     outputs = []
     if args.json:
@@ -104,11 +107,46 @@ def grade_command(args):
     if args.quiet:
         outputs.append(("score", lambda r: print(f"Score: {r.score:g} / {r.max_score:g}")))
     else:
-        outputs.append(("table", lambda r: print(to_table(r))))
+        unchecked = unchecked_checks(rubric) if args.public else ()
+        outputs.append(("table", lambda r: print(to_table(r, unchecked=unchecked))))
     problems = [problem for name, write in outputs for problem in [write_output(name, write, report)] if problem]
     if problems:                   # every other output is written first
         raise GraderError("\n".join(problems))
     return 0
+
+
+def unchecked_checks(rubric):
+    """The checks a --public run leaves to the course's grading: the rubric's rows that are not visible
+    (and, in the public kit, whose rubric has only the visible rows, the ones it lists as not graded)."""
+    from grader import reference
+    from grader.formats.table import Unchecked
+
+    def bar(check_id):
+        item = check_id.split(":")[0]
+        model = item.split(".")[0]
+        return rubric.accuracy[model]["threshold"] if item.endswith(".accuracy") and model in rubric.accuracy else None
+
+    found = [Unchecked(row.id, row.points, bar(row.id)) for row in rubric.rows if row.visibility != "visible"]
+    if reference.REFERENCE.mode == "replay":
+        found += [Unchecked(check_id, None, bar(check_id)) for check_id in rubric.not_graded]
+    return found
+
+
+def size_blas_threads(training_children):
+    """Size the grader's own BLAS pool as train.py sizes a student's (solution/blas_threads.py): its
+    replays and scoring of training (grader/checks/accuracy.py) run beside the children that train,
+    one CPU each, and OpenBLAS threads that find no free CPU make every small product wait. Without
+    solution/ (the public kit, which does not train) nothing is done."""
+    import importlib.util
+    from grader.reference import SOLUTION_DIR
+    path = SOLUTION_DIR / "blas_threads.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("grader_blas_threads", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module                 # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.limit_blas_threads(reserve=training_children)
 
 
 def grade_or_explain(args, rubric):
