@@ -51,10 +51,10 @@ def conv2d_forward(x, weight, bias):
     Returns:
     - out: feature maps, shape (N, F, H - kh + 1, W - kw + 1); float64 for float64 inputs
 
-    Hint: extract_patches(x, kh, kw) hands you every window at once; one contraction
-    over the (C, kh, kw) axes does the rest: one np.matmul once the windows are laid
-    out as columns, as the TODO below says (np.tensordot or np.einsum compute the same
-    contraction). Loops over images or pixels are too slow.
+    Hint: extract_patches(x, kh, kw) hands you every window at once; laid out as
+    columns (the TODO below) they need one np.matmul, and np.tensordot or np.einsum
+    compute the same. Either way, one contraction
+    over the (C, kh, kw) axes does the rest. Loops over images or pixels are too slow.
     """
     ### BEGIN SOLUTION
     # TODO: patches = extract_patches(x, kh, kw); transpose and reshape them to columns of shape
@@ -214,12 +214,14 @@ class CNN:
     def step(self, grads, lr):
         """One step of gradient descent: params[k] <- params[k] - lr * grads[k].
 
+        Updating the arrays in place (-=) or rebinding the entries
+        (self.params[k] = ...) are both fine.
+
         Inputs:
         - grads: dict with the keys and shapes of self.params
         - lr: learning rate (float)
 
-        Returns: nothing; self.params is updated. Updating the arrays in place (-=)
-        or rebinding the entries (self.params[k] = ...) are both fine.
+        Returns: nothing; self.params is updated.
         """
         ### BEGIN SOLUTION
         # TODO: update every entry of self.params.

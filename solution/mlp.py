@@ -90,12 +90,14 @@ class MLP:
     def step(self, grads, lr):
         """One step of gradient descent: params[k] <- params[k] - lr * grads[k].
 
+        Updating the arrays in place (-=) or rebinding the entries
+        (self.params[k] = ...) are both fine.
+
         Inputs:
         - grads: dict with the keys and shapes of self.params
         - lr: learning rate (float)
 
-        Returns: nothing; self.params is updated. Updating the arrays in place (-=)
-        or rebinding the entries (self.params[k] = ...) are both fine.
+        Returns: nothing; self.params is updated.
         """
         ### BEGIN SOLUTION
         # TODO: update every entry of self.params.
