@@ -93,8 +93,6 @@ def grade_command(args):
     from grader.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
-    rows = rubric.select(args.only, args.skip, args.public)
-    size_blas_threads(sum(row.item.endswith(".accuracy") for row in rows))
     report = grade_or_explain(args, rubric)
     outputs = []
     if args.json:
@@ -130,23 +128,6 @@ def unchecked_checks(rubric):
     if reference.REFERENCE.mode == "replay":
         found += [Unchecked(check_id, None, bar(check_id)) for check_id in rubric.not_graded]
     return found
-
-
-def size_blas_threads(training_children):
-    """Size the grader's own BLAS pool as train.py sizes a student's (solution/blas_threads.py): its
-    replays and scoring of training (grader/checks/accuracy.py) run beside the children that train,
-    one CPU each, and OpenBLAS threads that find no free CPU make every small product wait. Without
-    solution/ (the public kit, which does not train) nothing is done."""
-    import importlib.util
-    from grader.reference import SOLUTION_DIR
-    path = SOLUTION_DIR / "blas_threads.py"
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("grader_blas_threads", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module                 # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module.limit_blas_threads(reserve=training_children)
 
 
 def grade_or_explain(args, rubric):

@@ -10,7 +10,7 @@ server allows less CPU time than the CPUs it shows), every product waits for it,
 takes twenty times as long as on one thread. So the count is the smallest of
 - the CPUs this process may run on (os.sched_getaffinity);
 - the CPU quota of its cgroup (v2: cpu.max; v1: cpu.cfs_quota_us / cpu.cfs_period_us), rounded down;
-- the CPUs that other runnable processes leave free right now (/proc/loadavg), less `reserve`;
+- the CPUs that other runnable processes leave free right now (/proc/loadavg);
 and at least 1. A thread count set by hand in the environment (OPENBLAS_NUM_THREADS,
 OMP_NUM_THREADS, ...) is left as it is.
 
@@ -138,19 +138,19 @@ def busy_cpus(loadavg="/proc/loadavg", samples=SAMPLES) -> int:
     return max(0, min(counts) - 1)
 
 
-def blas_threads(reserve=0, cpus=None, busy=None, machine=None):
+def blas_threads(cpus=None, busy=None, machine=None):
     """(threads, usable CPUs, busy CPUs): at most the usable CPUs, at most the machine's CPUs less the
-    busy ones and `reserve` (CPUs the caller is about to fill itself, such as child processes), at least 1."""
+    busy ones, at least 1. The arguments default to this process's and this machine's own."""
     cpus = usable_cpus() if cpus is None else cpus
     busy = busy_cpus() if busy is None else busy
     machine = (os.cpu_count() or cpus) if machine is None else machine
-    return max(1, min(cpus, machine - busy - reserve)), cpus, busy
+    return max(1, min(cpus, machine - busy)), cpus, busy
 
 
-def limit_blas_threads(reserve=0) -> Sizing:
+def limit_blas_threads() -> Sizing:
     """Size the BLAS thread pool: through the environment before NumPy is imported, through
     threadpoolctl (if installed) after it. Returns what was done, to print."""
-    threads, cpus, busy = blas_threads(reserve)
+    threads, cpus, busy = blas_threads()
     preset = [name for name in VARIABLES if os.environ.get(name)]
     if preset:
         name = preset[0]

@@ -297,8 +297,9 @@ def main(argv=None):
 
 
 def accuracy_bars():
-    """({model: bar}, where the bars come from): the rubric of the installed grader when there is one
-    (found without importing it), else BARS."""
+    """({model: bar}, where the bars come from): the rubric of the grader beside this folder (the
+    course kit's solution/) or of the installed one (a student's public kit; found without importing
+    it), else BARS."""
     fallback = (dict(BARS), "the course's default rubric")
     try:
         import tomllib
@@ -307,11 +308,12 @@ def accuracy_bars():
             import tomli as tomllib
         except ModuleNotFoundError:
             return fallback
+    folders = [Path(__file__).resolve().parent.parent / "grader"]
     try:
         spec = importlib.util.find_spec("grader")
-        folders = list(spec.submodule_search_locations or []) if spec else []
+        folders += list(spec.submodule_search_locations or []) if spec else []
     except (ImportError, ValueError):
-        return fallback
+        pass
     for folder in folders:
         path = Path(folder) / "rubric.toml"
         try:

@@ -1,6 +1,6 @@
 """solution/blas_threads.py: BLAS threads sized to the CPUs a process may use (affinity mask, cgroup
 quota) and that other work leaves free, applied before numpy loads (environment) or after
-(threadpoolctl); and the grader and train.py use it."""
+(threadpoolctl)."""
 import json
 import os
 import subprocess
@@ -88,15 +88,15 @@ def test_other_running_processes_count_as_busy_cpus(tmp_path):
     assert busy_cpus(tmp_path / "missing") == 0
 
 
-@pytest.mark.parametrize("cpus, busy, machine, reserve, threads", [
-    (2, 0, 2, 0, 2),        # an idle machine: every CPU
-    (2, 2, 2, 0, 1),        # two busy processes beside it: one thread, never zero
-    (4, 0, 64, 0, 4),       # a container: its quota, not the host's CPUs
-    (4, 62, 64, 0, 2),      # ... on a host with two CPUs left
-    (8, 0, 8, 2, 6),        # two children about to train: their CPUs are not ours
+@pytest.mark.parametrize("cpus, busy, machine, threads", [
+    (2, 0, 2, 2),           # an idle machine: every CPU
+    (2, 1, 2, 1),           # one busy process beside it
+    (2, 2, 2, 1),           # two: one thread, never zero
+    (4, 0, 64, 4),          # a container: its quota, not the host's CPUs
+    (4, 62, 64, 2),         # ... on a host with two CPUs left
 ])
-def test_threads_are_the_usable_cpus_that_other_work_leaves_free(cpus, busy, machine, reserve, threads):
-    assert size(reserve, cpus=cpus, busy=busy, machine=machine) == (threads, cpus, busy)
+def test_threads_are_the_usable_cpus_that_other_work_leaves_free(cpus, busy, machine, threads):
+    assert size(cpus=cpus, busy=busy, machine=machine) == (threads, cpus, busy)
 
 
 def test_before_numpy_is_imported_the_environment_sizes_its_blas():
@@ -121,7 +121,7 @@ def test_after_numpy_is_imported_threadpoolctl_sizes_it():
         from threadpoolctl import threadpool_info
         from blas_threads import limit_blas_threads
         import blas_threads
-        blas_threads.blas_threads = lambda reserve=0: (1, 1, 0)
+        blas_threads.blas_threads = lambda: (1, 1, 0)
         sizing = limit_blas_threads()
         print(json.dumps([sizing.how, [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]]))
     """)
@@ -137,19 +137,3 @@ def test_a_thread_count_set_by_hand_is_left_alone():
         print(json.dumps([sizing.threads, sizing.how, os.environ.get("MKL_NUM_THREADS")]))
     """, env={**CLEAN_ENV, "OMP_NUM_THREADS": "3"})
     assert got[0] == 3 and "OMP_NUM_THREADS=3 is set" in got[1] and got[2] is None
-
-
-def test_the_grader_sizes_its_own_blas_leaving_a_cpu_to_each_training_child():
-    """grader/cli.py sizes the grader's process (numpy loaded long before) through threadpoolctl."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
-        import json, os
-        from threadpoolctl import threadpool_info
-        from grader import cli
-        sizing = cli.size_blas_threads(2)
-        print(json.dumps([sizing.threads, sizing.how, os.cpu_count(),
-                          [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]]))
-    """)], cwd=ROOT, env=CLEAN_ENV, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    threads, how, cpus, pools = json.loads(done.stdout.splitlines()[-1])
-    assert "threadpoolctl" in how and set(pools) == {threads}
-    assert 1 <= threads <= max(1, cpus - 2)

@@ -45,18 +45,25 @@ def test_the_summary_says_when_the_run_did_not_use_the_grader_settings():
     assert "The grader trains 5 epochs at lr 0.05; this run used other settings." in lines[0]
 
 
+def test_bars_come_from_the_kit_beside_solution_first():
+    bars, source = train.accuracy_bars()
+    assert source == str(ROOT / "grader" / "rubric.toml") and bars == train.BARS
+
+
 def test_bars_come_from_the_installed_grader_rubric_when_there_is_one(monkeypatch, tmp_path):
     (tmp_path / "grader").mkdir()
     (tmp_path / "grader" / "__init__.py").write_text("")
     (tmp_path / "grader" / "rubric.toml").write_text("[accuracy.mlp]\nthreshold = 0.5\n[accuracy.cnn]\nthreshold = 0.6\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "grader", raising=False)
+    monkeypatch.setattr(train, "__file__", str(tmp_path / "hw" / "train.py"))     # a student's folder
     bars, source = train.accuracy_bars()
     assert bars == {"mlp": 0.5, "cnn": 0.6} and source == str(tmp_path / "grader" / "rubric.toml")
 
 
 def test_bars_fall_back_to_the_default_rubric_without_a_grader(monkeypatch):
     monkeypatch.setattr(train.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(train, "__file__", "/nowhere/hw/train.py")
     assert train.accuracy_bars() == (train.BARS, "the course's default rubric")
 
 
