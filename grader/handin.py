@@ -157,6 +157,8 @@ def graded_lines(rubric):
         when = (f"{later:g}" if count else "") + (f" ({'; '.join(why)})" if why else "")
         lines.append(f"  {item:<{width}}{public + later:>6g}  {public:>6g}  {when.strip() or '-'}")
     public = sum(public for public, _, _ in items.values())
-    lines.append(f"  {'total':<{width}}{total:>6g}  {public:>6g}  {total - public:g}")
+    others = sum(unknown.values())
+    lines.append(f"  {'total':<{width}}{total:>6g}  {public:>6g}  {total - public:g}"
+                 + (f" (and {others} checks whose points are in your course's rubric)" if others else ""))
     lines.append("`mnist-grader grade . --public` runs the public checks now; the others run when your course grades.")
     return lines
