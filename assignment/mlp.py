@@ -22,7 +22,8 @@ class MLP:
         """Create the parameters.
 
         rng = np.random.default_rng(seed); draw W1, then W2, each with
-        rng.normal(0, weight_std, shape); biases start at zero.
+        rng.normal(0, weight_std, shape); biases start at zero. The grader compares
+        the weights with its own draws, so the order of the draws matters.
 
         Inputs:
         - input_dim, hidden_dim, output_dim: layer sizes D, H, K
@@ -63,6 +64,9 @@ class MLP:
 
     def step(self, grads, lr):
         """One step of gradient descent: params[k] <- params[k] - lr * grads[k].
+
+        Updating the arrays in place (-=) or rebinding the entries
+        (self.params[k] = ...) are both fine.
 
         Inputs:
         - grads: dict with the keys and shapes of self.params

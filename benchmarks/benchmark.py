@@ -65,8 +65,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the table to this JSON file")
     parser.add_argument("--threads", type=int,
-                        help="threads for both frameworks (default: OPENBLAS_NUM_THREADS if set, "
-                             "else the number of CPUs)")
+                        help="threads for both frameworks (default: OPENBLAS_NUM_THREADS if set, else the "
+                             "CPUs this process may use and other work leaves free, as train.py sizes them)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="time R epochs per framework, model and OpenBLAS configuration, report "
                              "the median (default 3)")
@@ -83,8 +83,12 @@ def parse_args(argv=None):
 
 ARGS = parse_args() if __name__ == "__main__" else None
 # OpenBLAS sizes its thread pool when numpy is imported, so the count is fixed before the import.
-THREADS = (ARGS and ARGS.threads) or int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count()))
-for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+# Not os.cpu_count(): a container's CPU quota, the affinity mask and other busy processes can leave
+# fewer CPUs than the machine shows, and OpenBLAS threads without a CPU slow every product down.
+from blas_threads import VARIABLES, blas_threads                        # noqa: E402  (solution/)
+
+THREADS = (ARGS and ARGS.threads) or int(os.environ.get("OPENBLAS_NUM_THREADS") or 0) or blas_threads()[0]
+for name in VARIABLES:
     os.environ[name] = str(THREADS)
 
 import numpy as np                                                      # noqa: E402

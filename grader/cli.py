@@ -35,11 +35,12 @@ PLUGGED_VERBS = {
     "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
     "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
     "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
+    "handin": ("grader.handin", "check a folder's functional.py, mlp.py, cnn.py and pack exactly them into a zip"),
 }
 # The course staff's verbs: offered only by the full kit, the one with the reference solution (the
 # public kit students get has none, and none of these could work there). Every other verb is a
 # student's too.
-INSTRUCTOR_VERBS = ("batch", "publish", "package", "nbgrader", "public-kit", "release")
+INSTRUCTOR_VERBS = ("batch", "publish", "package", "nbgrader", "public-kit", "release", "similarity", "export")
 SOLUTION_FILE = Path(__file__).resolve().parent.parent / "solution" / "functional.py"
 
 
@@ -141,11 +142,29 @@ def grade_command(args):
     if args.quiet:
         outputs.append(("score", lambda r: print(f"Score: {r.score:g} / {r.max_score:g}")))
     else:
-        outputs.append(("table", lambda r: print(to_table(r))))
+        unchecked = unchecked_checks(rubric) if args.public else ()
+        outputs.append(("table", lambda r: print(to_table(r, unchecked=unchecked))))
     problems = [problem for name, write in outputs for problem in [write_output(name, write, report)] if problem]
     if problems:                   # every other output is written first
         raise GraderError("\n".join(problems))
     return 0
+
+
+def unchecked_checks(rubric):
+    """The checks a --public run leaves to the course's grading: the rubric's rows that are not visible
+    (and, in the public kit, whose rubric has only the visible rows, the ones it lists as not graded)."""
+    from grader import reference
+    from grader.formats.table import Unchecked
+
+    def bar(check_id):
+        item = check_id.split(":")[0]
+        model = item.split(".")[0]
+        return rubric.accuracy[model]["threshold"] if item.endswith(".accuracy") and model in rubric.accuracy else None
+
+    found = [Unchecked(row.id, row.points, bar(row.id)) for row in rubric.rows if row.visibility != "visible"]
+    if reference.REFERENCE.mode == "replay":
+        found += [Unchecked(check_id, None, bar(check_id)) for check_id in rubric.not_graded]
+    return found
 
 
 def grade_or_explain(args, rubric):

@@ -18,10 +18,12 @@ In assignment/ the region becomes its TODO comment(s) and one line that fails lo
         # TODO: one call to np.maximum.
         raise NotImplementedError("relu: not written yet")
 
-Files without markers (data.py, train.py) and data_scripts/fetch_mnist.py are copied as
-they are. Every generated file starts with a header comment naming its source.
-assignment/README.md is hand-written and never touched; a generated file whose source
-is gone is deleted.
+Files without markers (data.py, train.py, blas_threads.py) and data_scripts/fetch_mnist.py are
+copied as they are. Every generated file starts with a header comment naming its source.
+assignment/README.md is hand-written except its GENERATED regions, which are filled from the
+same sources as the skeleton and the grader (the solution's docstrings, grader/rubric.toml,
+grader/training.py; see grader/readme.py), so the README cannot contradict them; a generated
+file whose source is gone is deleted.
 """
 import argparse
 import ast
@@ -35,6 +37,7 @@ from typing import List, Optional, Sequence
 
 from grader.errors import GraderError
 from grader.formats import write_atomically
+from grader.readme import ReadmeError, fill_regions, has_regions, sections
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "### BEGIN SOLUTION"
@@ -45,6 +48,8 @@ CONTRACT_FILES = ("functional.py", "mlp.py", "cnn.py")
 # Copied into the assignment so that students can fetch the data from their own folder.
 EXTRA_FILES = (("data_scripts/fetch_mnist.py", "fetch_mnist.py"),)
 HAND_WRITTEN = ("README.md",)
+README = "README.md"             # hand-written around regions filled here (grader/readme.py)
+README_SOURCES = "solution/, grader/rubric.toml and grader/training.py"
 HEADER_PREFIX = "# GENERATED from "
 HEADER = HEADER_PREFIX + '{source} by "python -m grader release" -- do not edit; edit {source} and regenerate.\n'
 # The files students write in: the note is for course staff, and says so.
@@ -114,6 +119,17 @@ def generate_assignment(solution_dir, out_dir, check=False) -> List[Change]:
     if out_dir.resolve() == solution_dir.resolve():
         raise GenerateError(f"{_display(out_dir)}: the assignment cannot be written over the solution")
     wanted = build_assignment(solution_dir)
+    readme = out_dir / README
+    if readme.is_file():
+        text = _read(readme)
+        if has_regions(text):
+            try:
+                filled = fill_regions(text, sections(solution_dir, list(wanted)), _display(readme))
+            except ReadmeError as error:
+                raise GenerateError(str(error)) from None
+            except GraderError as error:   # a rubric the grader refuses, say
+                raise GenerateError(f"{_display(readme)} cannot be filled in: {error}") from None
+            wanted[README] = (README_SOURCES, filled)
 
     changes = []
     for name, (source, text) in wanted.items():

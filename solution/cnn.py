@@ -12,6 +12,8 @@ def extract_patches(x, kh, kw):
 
     as_strided builds the view from x's own strides: moving one step along i
     (or along p) moves one row in x; one step along j (or q) moves one column.
+    The grader also passes float32 and non-contiguous x, so take the strides from
+    x.strides, never from the item size; writeable=False makes the view read-only.
 
     Inputs:
     - x: batch of images, shape (N, C, H, W); any dtype, any memory layout
@@ -49,7 +51,9 @@ def conv2d_forward(x, weight, bias):
     Returns:
     - out: feature maps, shape (N, F, H - kh + 1, W - kw + 1); float64 for float64 inputs
 
-    Hint: extract_patches(x, kh, kw) hands you every window at once; one contraction
+    Hint: extract_patches(x, kh, kw) hands you every window at once; laid out as
+    columns (the TODO below) they need one np.matmul, and np.tensordot or np.einsum
+    compute the same. Either way, one contraction
     over the (C, kh, kw) axes does the rest. Loops over images or pixels are too slow.
     """
     ### BEGIN SOLUTION
@@ -128,12 +132,14 @@ class CNN:
         rng = np.random.default_rng(seed); draw conv_W first with standard deviation
         sqrt(2 / (C * k * k)) (He initialization), then fc_W with standard deviation
         sqrt(1 / (F * OH * OW)); biases start at zero. OH = OW = image_size - k + 1.
+        The grader compares the weights with its own draws, so the order of the draws
+        matters.
 
         Inputs:
         - in_channels: C
         - num_filters: F
         - kernel_size: k (square kernels)
-        - image_size: H = W of the input images
+        - image_size: the height (= width) of the square input images
         - num_classes: number of outputs
         - seed: seed of the random generator (same seed, same weights)
         """
@@ -207,6 +213,9 @@ class CNN:
 
     def step(self, grads, lr):
         """One step of gradient descent: params[k] <- params[k] - lr * grads[k].
+
+        Updating the arrays in place (-=) or rebinding the entries
+        (self.params[k] = ...) are both fine.
 
         Inputs:
         - grads: dict with the keys and shapes of self.params

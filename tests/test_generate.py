@@ -443,3 +443,116 @@ def test_main_reports_bad_markers_with_exit_2(tmp_path, capsys):
     solution = make_solution(tmp_path, {"bad.py": BAD["unclosed"][0]})
     assert main(["release", "--solution", str(solution), "--out", str(tmp_path / "a")]) == 2
     assert "bad.py:4:" in capsys.readouterr().err
+
+
+# --- the README's generated regions ----------------------------------------------------------
+
+README_REGIONS = ("files", "contract functional.py", "contract mlp.py", "contract cnn.py", "allowed imports",
+                  "training", "points")
+
+
+def readme_text():
+    return (ASSIGNMENT / "README.md").read_text()
+
+
+def copy_kit(tmp_path):
+    """solution/ and assignment/ side by side in tmp_path (data_scripts/ too, for fetch_mnist.py)."""
+    import shutil
+    for name in ("solution", "assignment", "data_scripts"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "solution", tmp_path / "assignment"
+
+
+def test_the_readme_has_every_generated_region():
+    text = readme_text()
+    for name in README_REGIONS:
+        assert text.count(f"<!-- BEGIN GENERATED: {name} -->") == 1, name
+    assert text.count("<!-- END GENERATED -->") == len(README_REGIONS)
+
+
+def test_a_hand_edit_inside_a_readme_region_is_drift(tmp_path):
+    solution, assignment = copy_kit(tmp_path)
+    readme = assignment / "README.md"
+    readme.write_text(readme.read_text().replace("| `functional.relu` | 5 | 5 | - |", "| `functional.relu` | 9 | 9 | - |"))
+    drift = generate_assignment(solution, assignment, check=True)
+    assert [(c.path.name, c.kind) for c in drift] == [("README.md", "differs")]
+    generate_assignment(solution, assignment)
+    assert readme.read_text() == readme_text()
+
+
+def test_a_docstring_change_reaches_the_readme(tmp_path):
+    solution, assignment = copy_kit(tmp_path)
+    path = solution / "functional.py"
+    path.write_text(path.read_text().replace("Apply the logistic sigmoid elementwise.", "Squash z into (0, 1)."))
+    assert {c.path.name for c in generate_assignment(solution, assignment, check=True)} == {"functional.py", "README.md"}
+    generate_assignment(solution, assignment)
+    assert "Squash z into (0, 1)." in (assignment / "README.md").read_text()
+
+
+def test_the_rubric_and_the_training_settings_reach_the_readme(tmp_path, monkeypatch):
+    import grader.rubric
+    import grader.training
+    solution, assignment = copy_kit(tmp_path)
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(grader.rubric.DEFAULT.read_text().replace("threshold = 0.942", "threshold = 0.951")
+                      .replace('"warnings", "time"]', '"warnings", "time", "statistics"]'))
+    monkeypatch.setattr(grader.rubric, "DEFAULT", rubric)
+    monkeypatch.setitem(grader.training.SETTINGS, "mlp", {**grader.training.SETTINGS["mlp"], "epochs": 12})
+    assert [c.path.name for c in generate_assignment(solution, assignment, check=True)] == ["README.md"]
+    generate_assignment(solution, assignment)
+    text = (assignment / "README.md").read_text()
+    assert "python train.py --model mlp      # 12 epochs, lr 0.1, batch 128; the bar: 95.1% test accuracy" in text
+    assert "`statistics`" in text and "15 of them" in text
+
+
+def test_the_readme_says_what_the_skeleton_and_the_rubric_say():
+    """The contradictions a student found (issue 11): each now has one source."""
+    from grader.rubric import load_rubric
+    from grader.training import BATCH_SIZE, SETTINGS
+    text = readme_text()
+    rubric = load_rubric()
+    # sigmoid: the skeleton's np.tanh, not a piecewise formula that np.where would overflow
+    assert "for `z >= 0` use" not in text and "# TODO: one line with np.tanh" in text
+    # the initial draws are compared
+    assert "not compared" not in text and "the exact draws" in text
+    # every allowed module of the rubric, and no other list
+    modules = sorted(rubric.allowed_imports - {"numpy"})
+    assert f" {len(modules)} of them)" in text and all(f"`{m}`" in text for m in modules)
+    # the bars, the points and the settings
+    for model, settings in SETTINGS.items():
+        assert (f"python train.py --model {model}      # {settings['epochs']} epochs, lr {settings['lr']}, "
+                f"batch {BATCH_SIZE}; the bar: {100 * rubric.accuracy[model]['threshold']:.1f}%") in text
+    total = sum(row.points for row in rubric.rows)
+    public = sum(row.points for row in rubric.rows if row.visibility == "visible")
+    assert f"`--public` checks {public:g} of the {total:g} points." in text
+    # the convolution: the docstring's hint and the TODO's, together
+    for path in marker_files():
+        source = path.read_text()
+        for region in find_regions(source, path):
+            hint = " ".join(line.strip().lstrip("#").strip()
+                            for line in source.splitlines()[region.begin:region.begin + region.todo_lines])
+            assert f"`# {hint}`" in text, region.qualname
+        for qualname, docstring in docstrings(source).items():
+            if qualname != "<module>" and docstring:
+                assert docstring in text, qualname
+
+
+def test_no_solution_line_reaches_the_readme():
+    readme = {line.strip() for line in readme_text().splitlines()}
+    for path in marker_files():
+        lines = path.read_text().splitlines()
+        for region in find_regions(path.read_text(), path):
+            code = [line.strip() for line in lines[region.begin + region.todo_lines:region.end - 1]
+                    if line.strip() and not line.strip().startswith("#")]
+            assert not [line for line in code if line in readme and len(line) > 12], region.qualname
+
+
+def test_bad_readme_regions_are_refused_with_the_line(tmp_path):
+    solution, assignment = copy_kit(tmp_path)
+    readme = assignment / "README.md"
+    readme.write_text("# x\n\n<!-- BEGIN GENERATED: contract nothing.py -->\n<!-- END GENERATED -->\n")
+    with pytest.raises(GenerateError, match=r"README.md:3: no generated section is called 'contract nothing.py'"):
+        generate_assignment(solution, assignment, check=True)
+    readme.write_text("# x\n<!-- BEGIN GENERATED: points -->\nold\n")
+    with pytest.raises(GenerateError, match=r"README.md:2: the region 'points' is never closed"):
+        generate_assignment(solution, assignment)
