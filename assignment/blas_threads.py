@@ -1,4 +1,4 @@
-# GENERATED from solution/blas_threads.py by "python -m grader release" -- do not edit; edit solution/blas_threads.py and regenerate.
+# GENERATED from solution/blas_threads.py by "mnist-grader release" -- do not edit; edit solution/blas_threads.py and regenerate.
 """How many threads NumPy's BLAS should run: no more than the CPUs this process may use and that
 other work leaves free.
 

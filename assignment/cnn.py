@@ -1,4 +1,4 @@
-# GENERATED from solution/cnn.py by "python -m grader release".
+# GENERATED from solution/cnn.py by "mnist-grader release".
 # Students: write your code where it says TODO. Course staff: edit solution/cnn.py and regenerate.
 """A small convolutional network: conv (8 filters, 3x3) -> ReLU -> flatten -> fc -> softmax."""
 import numpy as np

@@ -1,4 +1,4 @@
-# GENERATED from solution/data.py by "python -m grader release" -- do not edit; edit solution/data.py and regenerate.
+# GENERATED from solution/data.py by "mnist-grader release" -- do not edit; edit solution/data.py and regenerate.
 """Load MNIST into NumPy arrays and cut them into minibatches.
 
 Provided code: you don't need to change anything here.

@@ -1,4 +1,4 @@
-# GENERATED from data_scripts/fetch_mnist.py by "python -m grader release" -- do not edit; edit data_scripts/fetch_mnist.py and regenerate.
+# GENERATED from data_scripts/fetch_mnist.py by "mnist-grader release" -- do not edit; edit data_scripts/fetch_mnist.py and regenerate.
 """Fetch the four MNIST files into <root>/MNIST/raw/ (the layout torchvision reads).
 
     python data_scripts/fetch_mnist.py [--root data] [--from-dir DIR] [--force]

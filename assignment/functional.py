@@ -1,4 +1,4 @@
-# GENERATED from solution/functional.py by "python -m grader release".
+# GENERATED from solution/functional.py by "mnist-grader release".
 # Students: write your code where it says TODO. Course staff: edit solution/functional.py and regenerate.
 """Building blocks shared by the MLP and the CNN: activations, softmax and the loss.
 

@@ -1,4 +1,4 @@
-# GENERATED from solution/mlp.py by "python -m grader release".
+# GENERATED from solution/mlp.py by "mnist-grader release".
 # Students: write your code where it says TODO. Course staff: edit solution/mlp.py and regenerate.
 """A two-layer fully connected network: 784 -> 128 (sigmoid) -> 10 (softmax)."""
 import numpy as np

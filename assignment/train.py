@@ -1,4 +1,4 @@
-# GENERATED from solution/train.py by "python -m grader release" -- do not edit; edit solution/train.py and regenerate.
+# GENERATED from solution/train.py by "mnist-grader release" -- do not edit; edit solution/train.py and regenerate.
 """Train the MLP and the CNN on MNIST with mini-batch SGD; write logs and plots.
 
     python train.py                      # both models, the default settings below

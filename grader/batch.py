@@ -1,4 +1,4 @@
-"""`python -m grader batch SUBMISSIONS_DIR --out OUT_DIR`: grade every submission of a folder.
+"""`mnist-grader batch SUBMISSIONS_DIR --out OUT_DIR`: grade every submission of a folder.
 
 Each sub-folder or .zip of SUBMISSIONS_DIR is one student; the student id is its name without
 ".zip", cleaned once (grader/text.py: no control characters, no lone surrogates, at most 80

@@ -1,4 +1,4 @@
-"""Command line: `python -m grader grade SUBMISSION ...` and `python -m grader release`.
+"""Command line: `mnist-grader grade SUBMISSION ...` and `mnist-grader release` (or `python -m grader ...`).
 Exit codes: 0 grading completed (whatever the score); 2 the grader could not run.
 The staff's verbs (INSTRUCTOR_VERBS) exist only in the full kit; the public kit offers the others.
 
@@ -51,7 +51,7 @@ def instructor_kit():
 
 def parser():
     from grader.publish import STAGE_HELP
-    p = argparse.ArgumentParser(prog="python -m grader", description="Grade MNIST-from-scratch submissions.")
+    p = argparse.ArgumentParser(prog="mnist-grader", description="Grade MNIST-from-scratch submissions.")
     verbs = p.add_subparsers(dest="verb", required=True)
     g = verbs.add_parser("grade", help=GRADE_HELP)
     g.add_argument("submission", help="folder or .zip holding functional.py, mlp.py, cnn.py")

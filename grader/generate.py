@@ -1,7 +1,7 @@
 """solution/ -> assignment/: strip the reference out of the contract files, copy the rest.
 
-    python -m grader release            write assignment/ from solution/
-    python -m grader release --check    write nothing; exit 1 if assignment/ has drifted
+    mnist-grader release            write assignment/ from solution/
+    mnist-grader release --check    write nothing; exit 1 if assignment/ has drifted
 
 A contract file holds the reference with every student-written body between nbgrader's
 markers, each region opening with a `# TODO: <hint>` comment:
@@ -51,11 +51,11 @@ HAND_WRITTEN = ("README.md",)
 README = "README.md"             # hand-written around regions filled here (grader/readme.py)
 README_SOURCES = "solution/, grader/rubric.toml and grader/training.py"
 HEADER_PREFIX = "# GENERATED from "
-HEADER = HEADER_PREFIX + '{source} by "python -m grader release" -- do not edit; edit {source} and regenerate.\n'
+HEADER = HEADER_PREFIX + '{source} by "mnist-grader release" -- do not edit; edit {source} and regenerate.\n'
 # The files students write in: the note is for course staff, and says so.
-TODO_HEADER = (HEADER_PREFIX + '{source} by "python -m grader release".\n'
+TODO_HEADER = (HEADER_PREFIX + '{source} by "mnist-grader release".\n'
                "# Students: write your code where it says TODO. Course staff: edit {source} and regenerate.\n")
-FIX_COMMAND = "python -m grader release"
+FIX_COMMAND = "mnist-grader release"
 # Anything that looks like a marker but is not exactly one is refused rather than left in place.
 _LOOKS_LIKE_MARKER = re.compile(r"^#+\s*(BEGIN|END)[\s_]+SOLUTION\b", re.IGNORECASE)
 _HEADER_SOURCE = re.compile(r"^# GENERATED from (\S+) by ")
@@ -421,7 +421,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv[:1] == ["release"]:
         argv = argv[1:]
     parser = argparse.ArgumentParser(
-        prog="python -m grader release",
+        prog="mnist-grader release",
         description="Generate assignment/ (the student starter files) from solution/.",
     )
     parser.add_argument("--check", action="store_true",

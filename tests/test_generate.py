@@ -70,7 +70,7 @@ def test_assignment_is_up_to_date_with_solution():
     """Does assignment/ hold exactly what solution/ generates today?"""
     drift = generate_assignment(SOLUTION, ASSIGNMENT, check=True)
     assert not drift, (
-        "assignment/ is out of date; run `python -m grader release`:\n"
+        "assignment/ is out of date; run `mnist-grader release`:\n"
         + "\n".join(f"  {change}" for change in drift)
     )
 
@@ -88,7 +88,7 @@ def test_generated_file_parses_and_says_it_is_generated(path):
     first = text.splitlines()[0]
     assert first.startswith(HEADER_PREFIX)
     second = text.splitlines()[1]
-    assert '"python -m grader release"' in first
+    assert '"mnist-grader release"' in first
     assert "do not edit" in first or (second.startswith("# Students: write your code where it says TODO.")
                                       and "Course staff: edit solution/" in second)
 
@@ -240,7 +240,7 @@ def test_regions_become_todo_and_raise(tmp_path):
     assert sorted((c.path.name, c.kind) for c in changes) == [("geometry.py", "created"), ("helpers.py", "created")]
     text = (out / "geometry.py").read_text()
     assert text.splitlines()[:2] == [
-        '# GENERATED from solution/geometry.py by "python -m grader release".',
+        '# GENERATED from solution/geometry.py by "mnist-grader release".',
         "# Students: write your code where it says TODO. Course staff: edit solution/geometry.py and regenerate.",
     ]
     assert '    # TODO: pi r squared.\n    #   (math.pi is there)\n    raise NotImplementedError("area: not written yet")\n' in text
@@ -433,7 +433,7 @@ def test_main_release_then_check(tmp_path, capsys):
     args = ["--solution", str(solution), "--out", str(out)]
     assert main(["release", "--check", *args]) == 1
     err = capsys.readouterr().err
-    assert "geometry.py is missing" in err and "python -m grader release" in err
+    assert "geometry.py is missing" in err and "mnist-grader release" in err
     assert main(["release", *args]) == 0
     assert "geometry.py" in capsys.readouterr().out
     assert main(["--check", *args]) == 0

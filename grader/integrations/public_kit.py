@@ -133,7 +133,7 @@ def record_public_answers(rubric):
 
 
 PUBLIC_RUBRIC_HEADER = """\
-# The public kit's rubric, written by `python -m grader public-kit` from the course's rubric: its
+# The public kit's rubric, written by `mnist-grader public-kit` from the course's rubric: its
 # visible checks, with their points. The others need the reference solution, which this kit does not
 # have, so they are listed under [not_graded]; they run when your course grades your submission.
 # The inputs' salt is 0: the inputs the recorded reference answers are for.
