@@ -133,8 +133,9 @@ class Session:
                                                 f"{self.import_seconds:.0f} s: is there an infinite loop at module level?")
                 self.child.close()
                 return self._ensure_child()
-            except ChildDied:
-                self.import_problems[module] = (f"importing {module}.py stopped the Python process "
+            except ChildDied as exc:
+                self.import_problems[module] = (f"importing {module}.py stopped the Python process: your code {exc}"
+                                                if str(exc) else f"importing {module}.py stopped the Python process "
                                                 "(os._exit, a crash, or too much memory at module level)")
                 self.child.close()
                 return self._ensure_child()
@@ -192,7 +193,9 @@ class Session:
             self.hung[name] = timeout
             raise StudentError(f"{call} did not finish within {timeout:.3g} s. Is there an infinite loop, "
                                "or a Python loop over samples or pixels?")
-        except ChildDied:
+        except ChildDied as exc:
+            if str(exc):                # a limit of the submission's (process.Limits): say which
+                raise StudentError(f"Your code {exc} during {call}; the grader stopped it.")
             raise StudentError(f"The Python process running your code stopped during {call} "
                                f"(os._exit, a crash, or memory above {self.limits.memory_bytes / 2**30:.0f} GiB).")
         self._note_banned(meta)

@@ -1,0 +1,430 @@
+"""Limits per submission and one identity per child (grader/sandbox/process.py).
+
+Each limit is tried on a submission that forks: the processes of one submission together stay
+within the memory, process, disk and CPU limits, in every sandbox mode this machine offers. In user
+mode (root, no bubblewrap) every child has a uid of its own: a batch of two where one student's
+code detaches a process to read and kill the other's gets nothing, and leaves nothing behind.
+
+Student code runs in a driver subprocess (DRIVER): user mode needs a Python that other users can
+run (the system Python's venv of tests/test_grader_user_sandbox.py). The figures each test measures
+are printed (run with -s to see them).
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import gradertools as gt
+from grader.sandbox import process
+from test_grader_user_sandbox import system_python  # noqa: F401  (a fixture)
+
+ROOT = gt.ROOT
+MiB, GiB = 2**20, 2**30
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the limits need root (cgroups, uids) on Linux")
+
+DRIVER = '''
+import json, sys
+from pathlib import Path
+from grader.errors import StudentError
+from grader.sandbox import process
+from grader.sandbox.session import Session
+
+folder, fn, limits, timeout = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), float(sys.argv[4])
+if len(sys.argv) > 5:
+    process.CHILD_SOURCE = Path(sys.argv[5])
+if not hasattr(process, "Budget"):      # the code before per-submission limits: show what it did
+    OldLimits = process.Limits
+
+    class Budget:
+        def __init__(self, limits):
+            self.groups, self.peaks = True, {"processes": 0, "memory_bytes": 0, "disk_bytes": 0, "cpu_seconds": 0}
+            self.limits = OldLimits(memory_bytes=limits.get("memory_bytes", 6 * 2**30))
+            self.limits.__dict__["budget"] = self
+        def __enter__(self):
+            return self.limits
+        def __exit__(self, *exc):
+            pass
+    process.Budget, process.Limits = Budget, dict
+with process.Budget(process.Limits(**limits)) as bound:
+    budget = bound.budget
+    cgroups = budget.groups is not None
+    try:
+        with Session(folder, ["functional"], bound) as session:
+            outcome = {"value": session.call("functional." + fn, timeout=timeout).value.tolist()}
+    except StudentError as exc:
+        outcome = {"error": str(exc)}
+print(json.dumps({**outcome, "peaks": budget.peaks, "cgroups": cgroups, "mode": process.sandbox_mode()}))
+'''
+
+FORKING = '''
+import os, signal, time
+import numpy as np
+
+def fork_bomb():
+    """Fork sleepers until the system says no; returns how many ran at once."""
+    pids = []
+    for _ in range(300):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return np.array(len(pids))
+
+def _fork(work):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            work()
+        finally:
+            os._exit(0)
+    return pid
+
+def _hold(megabytes, seconds):
+    def work():
+        block = np.ones(megabytes * 2**20 // 8)
+        time.sleep(seconds)
+    return work
+
+def four_hogs():
+    """Four processes touching 480 MB each at the same time; returns how many lived to finish."""
+    pids = [_fork(_hold(480, 3)) for _ in range(4)]
+    finished = 0
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        finished += os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return np.array(finished)
+
+def biggest_hog():
+    """Two helpers hold 300 MB each; then this process itself touches 500 MB."""
+    helpers = [_fork(_hold(300, 30)) for _ in range(2)]
+    time.sleep(1.5)
+    block = np.ones(500 * 2**20 // 8)
+    return np.array(block.size)
+
+def _fill(folder):
+    chunk = b"x" * 2**20
+    written = 0
+    try:
+        for i in range(64):                      # up to 1 GiB in 16 MiB files
+            with open(os.path.join(folder, f"fill-{os.getpid()}-{i}"), "wb") as file:
+                for _ in range(16):
+                    file.write(chunk)
+                    written += len(chunk)
+    except OSError:
+        pass
+    return np.array(written)
+
+def fill_work_folder():
+    return _fill(".")
+
+def fill_tmp():
+    return _fill("/tmp")
+
+def burn_cpu():
+    """Three forked busy loops and this process's own, for at most 20 s of wall time."""
+    def spin():
+        end = time.time() + 20
+        while time.time() < end:
+            pass
+    helpers = [_fork(spin) for _ in range(3)]
+    spin()
+    for pid in helpers:
+        os.waitpid(pid, 0)
+    return np.array(1)
+'''
+
+
+def modes():
+    found = ["none"]
+    if process.sandbox_mode() == "bwrap" or os.environ.get("MNIST_GRADER_SANDBOX") == "bwrap":
+        found.insert(0, "bwrap")
+    return found + ["user"]
+
+
+@pytest.fixture(params=modes())
+def mode(request):
+    return request.param
+
+
+@pytest.fixture
+def python(mode, request):
+    """The Python that runs the grader: in user mode one that the children's uids can run."""
+    if mode == "user":
+        if not shutil.which("python3", path="/usr/bin"):
+            pytest.skip("user mode needs /usr/bin/python3")
+        return request.getfixturevalue("system_python")
+    return Path(sys.executable)
+
+
+def submission(tmp_path, source=FORKING):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "functional.py").write_text(textwrap.dedent(source))
+    return folder
+
+
+def drive(python, mode, folder, fn, timeout=60.0, tmpdir=None, child_source=None, **limits):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": mode}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    argv = [str(python), "-c", DRIVER, str(folder), fn, json.dumps(limits), str(timeout)]
+    if child_source is not None:
+        argv.append(str(child_source))
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["mode"] == mode
+    return result
+
+
+def grader_leftovers():
+    """Processes of the children's uid range, and the grader's control groups, still around."""
+    uids = process.uid_range()
+    left = [pid for uid in uids for pid in process.processes_of(uid)] if len(uids) <= 2000 else []
+    groups = []
+    for path in process.own_cgroups().values():
+        groups += [str(p) for p in path.glob("mnist-grader-*")]
+    for top in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpuacct"):
+        groups += [str(p) for p in Path(top).glob("mnist-grader-*")]
+    return left, groups
+
+
+def figure(name, **values):
+    print(f"\n[figures] {name}: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
+
+
+# ---------------------------------------------------------------------------------------------- limits
+
+def test_a_fork_bomb_stops_at_the_process_limit(python, mode, tmp_path):
+    limit = 16
+    result = drive(python, mode, submission(tmp_path), "fork_bomb", processes=limit)
+    assert result["cgroups"] or mode == "user", "no control groups: only user mode caps processes then"
+    forked = result["value"]
+    figure(f"fork bomb ({mode})", limit=limit, forked_at_once=forked, peak_processes_seen=result["peaks"]["processes"])
+    assert forked < limit                         # the child itself counts (and bubblewrap's two)
+    assert result["peaks"]["processes"] <= limit
+
+
+def test_four_forks_share_one_memory_limit(python, mode, tmp_path):
+    result = drive(python, mode, submission(tmp_path), "four_hogs", memory_bytes=GiB)
+    finished, peak = result["value"], result["peaks"]["memory_bytes"]
+    figure(f"4 x 480 MB ({mode})", limit="1 GiB", finished=f"{finished} of 4", peak_memory_MiB=peak // MiB)
+    assert finished <= 2
+    assert 0 < peak <= GiB
+
+
+def test_the_process_over_the_memory_limit_is_named(python, mode, tmp_path):
+    if mode != "bwrap":
+        pytest.skip("one mode is enough for the message")
+    result = drive(python, mode, submission(tmp_path), "biggest_hog", memory_bytes=GiB)
+    assert "Your code used more than 1 GiB of memory in all its processes together during biggest_hog()" \
+        in result.get("error", ""), result
+
+
+@pytest.mark.parametrize("where", ["fill_work_folder", "fill_tmp"])
+def test_files_written_stay_within_the_disk_limit(python, mode, tmp_path, where):
+    if where == "fill_tmp" and mode == "none":
+        pytest.skip("unsandboxed, the child's /tmp is the grader's: nothing to tell its files by")
+    limit = 128 * MiB
+    result = drive(python, mode, submission(tmp_path), where, disk_bytes=limit)
+    seen = result["peaks"]["disk_bytes"]
+    written = result.get("value")
+    figure(f"{where} ({mode})", limit_MiB=limit // MiB, written_MiB=None if written is None else written // MiB,
+           peak_seen_MiB=seen // MiB, outcome=result.get("error", "returned")[:90])
+    if written is not None:                       # bubblewrap's /tmp is a tmpfs of that size: ENOSPC
+        assert where == "fill_tmp" and mode == "bwrap"
+        assert written <= limit
+    else:                                         # the watcher saw the total pass the limit
+        assert "Your code wrote more than 128 MiB of files" in result["error"]
+        assert seen < limit + 128 * MiB           # one watcher period of writing at most
+
+
+def test_cpu_time_of_all_processes_is_capped(python, mode, tmp_path):
+    start = time.monotonic()
+    result = drive(python, mode, submission(tmp_path), "burn_cpu", cpu_seconds=3)
+    figure(f"CPU ({mode})", limit_s=3, cpu_seen_s=round(result["peaks"]["cpu_seconds"], 2),
+           wall_s=round(time.monotonic() - start, 1))
+    assert "Your code used more than 3 s of CPU time in all its processes together" in result.get("error", ""), result
+
+
+def test_a_child_that_dies_before_it_is_ready_leaves_nothing(python, mode, tmp_path):
+    temporary = Path(tempfile.mkdtemp(prefix="limits-tmpdir-"))     # reachable by the children's uids
+    os.chmod(temporary, 0o711)
+    dying = temporary / "dying_child.py"
+    dying.write_text("import os\nos._exit(3)\n")
+    os.chmod(dying, 0o644)
+    try:
+        result = drive(python, mode, submission(tmp_path), "fork_bomb", tmpdir=temporary, child_source=dying)
+        assert "could not start Python for your code" in result["error"]
+        assert sorted(p.name for p in temporary.iterdir()) == ["dying_child.py"]
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------- user mode
+
+ATTACK = '''
+import os as _os
+
+_DAEMON = r"""
+import os, signal, sys, time
+marker, loot = sys.argv[1], sys.argv[2]
+me, mine = os.getpid(), os.getuid()
+end = time.time() + 90
+while time.time() < end:
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            cmdline = open(f"/proc/{name}/cmdline", "rb").read()
+            uid = int(open(f"/proc/{name}/status").read().split("Uid:")[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"child.py" not in cmdline:
+            continue
+        for path in ("cwd/submission/mlp.py", "cwd/../submission/mlp.py"):
+            try:
+                text = open(f"/proc/{name}/{path}").read()
+            except OSError:
+                continue
+            if marker in text:
+                with open(loot, "a") as out:
+                    out.write(f"read {name} {path}\\n")
+                os.kill(int(name), signal.SIGKILL)
+        if uid != mine:
+            try:
+                os.kill(int(name), 0)
+                with open(loot, "a") as out:
+                    out.write(f"signal {name}\\n")
+            except OSError:
+                pass
+    time.sleep(0.02)
+"""
+
+
+def _detach():
+    """setsid, double fork, execve with an empty environment: out of the child's session, process
+    group and environment token."""
+    if _os.fork():
+        return
+    _os.setsid()
+    if _os.fork():
+        _os._exit(0)
+    _os.execve("/usr/bin/python3", ["python3", "-c", _DAEMON, "MARKER", "LOOT"], {})
+
+
+_HERE = _os.getcwd()
+
+
+def _swap_work_folder():
+    """Rename the working folder and leave a symlink to TARGET in its place."""
+    try:
+        _os.rename(_HERE, _HERE + ".moved")
+        _os.symlink("TARGET", _HERE)
+    except OSError:
+        pass
+
+
+_sigmoid = sigmoid
+
+
+def sigmoid(z):
+    """Keep the grader's input files (written through the symlink) from being deleted."""
+    try:
+        for name in _os.listdir(_HERE):
+            if name.startswith("in_"):
+                _os.rename(_os.path.join(_HERE, name), _os.path.join(_HERE, "kept-" + name))
+    except OSError:
+        pass
+    return _sigmoid(z)
+
+
+_detach()
+_swap_work_folder()
+'''
+
+
+@pytest.fixture(scope="module")
+def batch_python(system_python):
+    """The system Python's venv with what `grader batch` imports besides numpy."""
+    from importlib.metadata import version
+    wanted = [f"{name}=={version(name)}" for name in ("tqdm", "matplotlib")]
+    subprocess.run([system_python, "-m", "pip", "install", "--quiet", *wanted], check=True, capture_output=True)
+    return system_python
+
+
+def test_user_mode_batch_one_student_cannot_touch_the_other(batch_python, tmp_path):
+    marker = f"honest-{os.urandom(6).hex()}"
+    shared = Path(tempfile.mkdtemp(prefix="limits-attack-"))         # where the attacker reports
+    os.chmod(shared, 0o777)
+    target = shared / "target"
+    target.mkdir()
+    os.chmod(target, 0o777)
+    loot = shared / "loot.txt"
+    try:
+        submissions = tmp_path / "submissions"
+        honest = gt.copy_submission(gt.SOLUTION, submissions / "honest")
+        with open(honest / "mlp.py", "a") as file:
+            file.write(f"\n# {marker}\n")
+        attacker = gt.copy_submission(gt.SOLUTION, submissions / "attacker")
+        attack = ATTACK.replace("MARKER", marker).replace("LOOT", str(loot)).replace("TARGET", str(target))
+        with open(attacker / "functional.py", "a") as file:
+            file.write(attack)
+        out = tmp_path / "out"
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user"}
+        proc = subprocess.run([str(batch_python), "-m", "grader", "batch", str(submissions), "--out", str(out),
+                               "--workers", "2", *[x for item in gt.ACCURACY_ITEMS for x in ("--skip", item)]],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
+        survivors = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                     if marker.encode() in _cmdline(pid) and not _zombie(pid)]
+        stolen = loot.read_text() if loot.exists() else ""
+        planted = sorted(p.name for p in target.iterdir())
+        figure("user-mode batch", honest=f"{rows['honest']['score']}/{rows['honest']['max_score']}",
+               attacker=f"{rows['attacker']['score']}/{rows['attacker']['max_score']}",
+               attacker_processes_left=len(survivors), loot_lines=len(stolen.splitlines()),
+               files_written_through_symlink=len(planted))
+        assert float(rows["honest"]["score"]) == float(rows["honest"]["max_score"]) == 112, rows["honest"]
+        assert stolen == ""
+        assert survivors == []
+        assert planted == []
+    finally:
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):       # never leave the daemon running
+            if marker.encode() in _cmdline(pid) and pid != os.getpid():
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        shutil.rmtree(shared, ignore_errors=True)
+    assert grader_leftovers() == ([], [])
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _zombie(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
