@@ -1,6 +1,8 @@
 """The "user" sandbox: the grader is root, user namespaces are unavailable (as in Docker, and so on
-Gradescope), so student code runs as the unprivileged user `nobody`. Tested with a Python that
-`nobody` can run: a virtual environment of the system Python in a world-readable folder."""
+Gradescope), so student code runs under an unprivileged uid of its own, one per child (see
+grader/sandbox/process.py). Tested with a Python that any uid can run: a virtual environment of the
+system Python in a world-readable folder. tests/test_sandbox_limits.py tries the limits and a batch
+where one student attacks the other."""
 import os
 import pwd
 import shutil
@@ -46,7 +48,7 @@ def grade(python, submission, *args):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_reference_scores_full_marks_as_nobody(system_python):
+def test_reference_scores_full_marks_as_an_unprivileged_user(system_python):
     proc = grade(system_python, ROOT / "solution", *NO_TRAINING)
     assert proc.returncode == 0, proc.stderr
     score = [line for line in proc.stdout.splitlines() if line.startswith("Score:")][0]
@@ -55,7 +57,7 @@ def test_reference_scores_full_marks_as_nobody(system_python):
     assert "unprivileged user" in proc.stdout
 
 
-def test_student_code_runs_as_nobody_and_cannot_write_the_submission(system_python, tmp_path):
+def test_student_code_runs_under_a_uid_of_its_own_and_cannot_write_the_submission(system_python, tmp_path):
     folder = tmp_path / "probe"
     folder.mkdir()
     for name in ("mlp.py", "cnn.py"):
@@ -65,6 +67,10 @@ def test_student_code_runs_as_nobody_and_cannot_write_the_submission(system_pyth
         import os as _os
         if _os.getuid() == 0:
             raise RuntimeError("running as root")
+        if _os.getuid() not in range(60500, 61000) or _os.getgid() != _os.getuid() or _os.getgroups():
+            raise RuntimeError(f"not a uid of its own: {_os.getuid()}, {_os.getgid()}, {_os.getgroups()}")
+        if _os.stat("..").st_uid != 0 or _os.access("..", _os.W_OK):
+            raise RuntimeError("the folder around the working folder is not root's")
         try:
             open(_os.path.join(_os.path.dirname(__file__), "functional.py"), "a").close()
             raise RuntimeError("the submission is writable")

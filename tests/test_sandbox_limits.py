@@ -136,6 +136,16 @@ def fill_work_folder():
 def fill_tmp():
     return _fill("/tmp")
 
+def leave_sleepers():
+    """Two sleepers in a session of their own, then this process waits too."""
+    for _ in range(2):
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(300)
+            os._exit(0)
+    time.sleep(300)
+    return np.array(1)
+
 def burn_cpu():
     """Three forked busy loops and this process's own, for at most 20 s of wall time."""
     def spin():
@@ -151,10 +161,11 @@ def burn_cpu():
 
 
 def modes():
+    """Sandbox modes to try; "user-no-cgroups" is user mode where /sys/fs/cgroup is read-only (Docker)."""
     found = ["none"]
     if process.sandbox_mode() == "bwrap" or os.environ.get("MNIST_GRADER_SANDBOX") == "bwrap":
         found.insert(0, "bwrap")
-    return found + ["user"]
+    return found + ["user", "user-no-cgroups"]
 
 
 @pytest.fixture(params=modes())
@@ -165,7 +176,7 @@ def mode(request):
 @pytest.fixture
 def python(mode, request):
     """The Python that runs the grader: in user mode one that the children's uids can run."""
-    if mode == "user":
+    if mode.startswith("user"):
         if not shutil.which("python3", path="/usr/bin"):
             pytest.skip("user mode needs /usr/bin/python3")
         return request.getfixturevalue("system_python")
@@ -179,8 +190,18 @@ def submission(tmp_path, source=FORKING):
     return folder
 
 
+def environment(mode):
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": mode.split("-")[0],
+            "MNIST_GRADER_CGROUPS": "0" if mode.endswith("no-cgroups") else "1"}
+
+
+def needs_cgroups(mode):
+    if mode.endswith("no-cgroups"):
+        pytest.skip("without control groups this limit holds per process only (README, trust)")
+
+
 def drive(python, mode, folder, fn, timeout=60.0, tmpdir=None, child_source=None, **limits):
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": mode}
+    env = environment(mode)
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
     argv = [str(python), "-c", DRIVER, str(folder), fn, json.dumps(limits), str(timeout)]
@@ -189,20 +210,31 @@ def drive(python, mode, folder, fn, timeout=60.0, tmpdir=None, child_source=None
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["mode"] == mode
+    assert result["mode"] == mode.split("-")[0]
+    assert result["cgroups"] == (not mode.endswith("no-cgroups"))
     return result
 
 
 def grader_leftovers():
     """Processes of the children's uid range, and the grader's control groups, still around."""
-    uids = process.uid_range()
-    left = [pid for uid in uids for pid in process.processes_of(uid)] if len(uids) <= 2000 else []
+    uids, left = process.uid_range(), []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+        except OSError:
+            continue
+        if int(status.split("Uid:")[1].split()[0]) in uids and not _zombie(int(name)):
+            left.append(int(name))
+    return left, grader_groups()
+
+
+def grader_groups():
     groups = []
     for path in process.own_cgroups().values():
         groups += [str(p) for p in path.glob("mnist-grader-*")]
     for top in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpuacct"):
         groups += [str(p) for p in Path(top).glob("mnist-grader-*")]
-    return left, groups
+    return sorted(set(groups))
 
 
 def figure(name, **values):
@@ -214,14 +246,14 @@ def figure(name, **values):
 def test_a_fork_bomb_stops_at_the_process_limit(python, mode, tmp_path):
     limit = 16
     result = drive(python, mode, submission(tmp_path), "fork_bomb", processes=limit)
-    assert result["cgroups"] or mode == "user", "no control groups: only user mode caps processes then"
     forked = result["value"]
     figure(f"fork bomb ({mode})", limit=limit, forked_at_once=forked, peak_processes_seen=result["peaks"]["processes"])
     assert forked < limit                         # the child itself counts (and bubblewrap's two)
-    assert result["peaks"]["processes"] <= limit
+    assert result["peaks"]["processes"] <= limit  # 0 without control groups: the uid's RLIMIT_NPROC held
 
 
 def test_four_forks_share_one_memory_limit(python, mode, tmp_path):
+    needs_cgroups(mode)
     result = drive(python, mode, submission(tmp_path), "four_hogs", memory_bytes=GiB)
     finished, peak = result["value"], result["peaks"]["memory_bytes"]
     figure(f"4 x 480 MB ({mode})", limit="1 GiB", finished=f"{finished} of 4", peak_memory_MiB=peak // MiB)
@@ -256,6 +288,7 @@ def test_files_written_stay_within_the_disk_limit(python, mode, tmp_path, where)
 
 
 def test_cpu_time_of_all_processes_is_capped(python, mode, tmp_path):
+    needs_cgroups(mode)
     start = time.monotonic()
     result = drive(python, mode, submission(tmp_path), "burn_cpu", cpu_seconds=3)
     figure(f"CPU ({mode})", limit_s=3, cpu_seen_s=round(result["peaks"]["cpu_seconds"], 2),
@@ -275,6 +308,32 @@ def test_a_child_that_dies_before_it_is_ready_leaves_nothing(python, mode, tmp_p
         assert sorted(p.name for p in temporary.iterdir()) == ["dying_child.py"]
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def test_a_grader_killed_mid_call_leaves_nothing_once_the_next_one_starts(python, mode, tmp_path):
+    needs_cgroups(mode)
+    folder = submission(tmp_path)
+    env = environment(mode)
+    driver = subprocess.Popen([str(python), "-c", DRIVER, str(folder), "leave_sleepers", "{}", "300"], cwd=ROOT,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    token = f"-{driver.pid}-"
+    try:
+        for _ in range(600):                      # the sleepers are up: the child and its two
+            groups = [p for p in grader_groups() if token in p and "pids" in p]
+            if groups and int(Path(groups[0], "pids.current").read_text()) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the sleepers never started")
+        members = [int(pid) for pid in Path(groups[0], "cgroup.procs").read_text().split()]
+        for pid in members:
+            assert not _zombie(pid)
+    finally:
+        driver.kill()                             # SIGKILL: no cleanup of its own
+        driver.wait()
+    drive(python, mode, folder, "fork_bomb", processes=8)
+    assert [g for g in grader_groups() if token in g] == []
+    assert [pid for pid in members if not _zombie(pid)] == []
 
 
 # ---------------------------------------------------------------------------------------------- user mode
@@ -369,7 +428,8 @@ def batch_python(system_python):
     return system_python
 
 
-def test_user_mode_batch_one_student_cannot_touch_the_other(batch_python, tmp_path):
+@pytest.mark.parametrize("mode", ["user", "user-no-cgroups"])
+def test_user_mode_batch_one_student_cannot_touch_the_other(batch_python, tmp_path, mode):
     marker = f"honest-{os.urandom(6).hex()}"
     shared = Path(tempfile.mkdtemp(prefix="limits-attack-"))         # where the attacker reports
     os.chmod(shared, 0o777)
@@ -387,17 +447,16 @@ def test_user_mode_batch_one_student_cannot_touch_the_other(batch_python, tmp_pa
         with open(attacker / "functional.py", "a") as file:
             file.write(attack)
         out = tmp_path / "out"
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user"}
         proc = subprocess.run([str(batch_python), "-m", "grader", "batch", str(submissions), "--out", str(out),
                                "--workers", "2", *[x for item in gt.ACCURACY_ITEMS for x in ("--skip", item)]],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                              cwd=ROOT, env=environment(mode), capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
         survivors = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
                      if marker.encode() in _cmdline(pid) and not _zombie(pid)]
         stolen = loot.read_text() if loot.exists() else ""
         planted = sorted(p.name for p in target.iterdir())
-        figure("user-mode batch", honest=f"{rows['honest']['score']}/{rows['honest']['max_score']}",
+        figure(f"batch ({mode})", honest=f"{rows['honest']['score']}/{rows['honest']['max_score']}",
                attacker=f"{rows['attacker']['score']}/{rows['attacker']['max_score']}",
                attacker_processes_left=len(survivors), loot_lines=len(stolen.splitlines()),
                files_written_through_symlink=len(planted))

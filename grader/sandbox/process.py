@@ -300,13 +300,12 @@ class ChildProcess:
             self.proc.stdin.flush()
             line = self._read_line(self.limits.start_seconds)
         except ChildTimeout:
-            raise ChildDied(f"the Python process for your code did not start within {self.limits.start_seconds:.0f} s")
+            raise ChildDied(f"it did not start within {self.limits.start_seconds:.0f} s")
         except (ChildDied, OSError):
             reason = self._reason()
-            raise ChildDied("the Python process for your code did not start" + (f": your code {reason}" if reason else ""))
+            raise ChildDied(f"your code {reason}" if reason else "it stopped before it was ready")
         if line != "ready":
-            raise ChildDied("the Python process for your code did not start")
-
+            raise ChildDied("it did not answer as expected")
 
     def _reason(self):
         """Which limit stopped the child, as the end of "your code ...", or ""."""
@@ -792,6 +791,28 @@ def own_cgroups():
     return found
 
 
+def remove_stale_groups(parent):
+    """Groups of graders that died without closing them (a batch worker killed, say): whatever still
+    runs in them is killed, and they are removed. Named mnist-grader-<pid of the grader>-<random>."""
+    try:
+        stale = [p for p in parent.glob("mnist-grader-*-*") if not _alive(int(p.name.split("-")[2]))]
+    except (OSError, ValueError, IndexError):
+        return
+    for path in stale:
+        v2 = (path / "cgroup.kill").exists() or (path / "cgroup.controllers").exists()
+        CGroups({"stale": path}, v2).close()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class CGroups:
     """One submission's control groups, made under the grader's own: cgroup v2 (memory.max, pids.max,
     cgroup.kill) where the grader may enable those controllers, else v1's memory, pids and cpuacct
@@ -807,6 +828,8 @@ class CGroups:
             own = own_cgroups()
         except (OSError, ValueError):
             return None
+        for parent in own.values():
+            remove_stale_groups(parent)
         for attempt in (cls._create_v2, cls._create_v1):
             try:
                 groups = attempt(own, name, limits)
@@ -914,11 +937,12 @@ class ChildGroup:
         return pids
 
     def kill(self):
-        if self.v2 and (self.paths["v2"] / "cgroup.kill").exists():
-            try:
-                _write(self.paths["v2"] / "cgroup.kill", 1)
-            except OSError:
-                pass
+        for path in self.paths.values():
+            if (path / "cgroup.kill").exists():       # v2, Linux 5.14 and later: all at once
+                try:
+                    _write(path / "cgroup.kill", 1)
+                except OSError:
+                    pass
         for attempt in range(200):         # a process forking meanwhile is caught on the next round
             pids = self._pids()
             if not pids:
