@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import gradertools as gt
-from grader.sandbox import process
+from grader.sandbox import identity, limits, process
 from test_grader_user_sandbox import system_python  # noqa: F401  (a fixture)
 
 ROOT = gt.ROOT
@@ -217,7 +217,7 @@ def drive(python, mode, folder, fn, timeout=60.0, tmpdir=None, child_source=None
 
 def grader_leftovers():
     """Processes of the children's uid range, and the grader's control groups, still around."""
-    uids, left = process.uid_range(), []
+    uids, left = identity.uid_range(), []
     for name in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{name}/status").read_text()
@@ -230,7 +230,7 @@ def grader_leftovers():
 
 def grader_groups():
     groups = []
-    for path in process.own_cgroups().values():
+    for path in limits.own_cgroups().values():
         groups += [str(p) for p in path.glob("mnist-grader-*")]
     for top in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpuacct"):
         groups += [str(p) for p in Path(top).glob("mnist-grader-*")]
@@ -420,7 +420,7 @@ _swap_work_folder()
 
 
 @pytest.fixture(scope="module")
-def batch_python(system_python):
+def batch_python(system_python):  # noqa: F811 (the fixture imported above)
     """The system Python's venv with what `grader batch` imports besides numpy."""
     from importlib.metadata import version
     wanted = [f"{name}=={version(name)}" for name in ("tqdm", "matplotlib")]
