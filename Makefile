@@ -1,11 +1,13 @@
 # The two Quickstart commands. Both set everything up first (idempotent, fast the second time).
 SUBMISSION ?= solution
 PYTHON_VENV := .venv/bin/python
+# The grader's command, installed by setup (pip install -e .); it never imports from the current folder.
+GRADER := .venv/bin/mnist-grader
 
 .PHONY: run test setup setup-torch train benchmark release
 
 run: setup            ## set up, then grade SUBMISSION (default: the reference) and print the table
-	$(PYTHON_VENV) -m grader grade $(SUBMISSION)
+	$(GRADER) grade $(SUBMISSION)
 
 test: setup-torch     ## set up with the torch extra, then run the whole test suite
 	$(PYTHON_VENV) -m pytest -n 2 --dist loadfile
@@ -23,4 +25,4 @@ benchmark: setup-torch  ## one epoch of each model, NumPy vs PyTorch; table in b
 	$(PYTHON_VENV) benchmarks/benchmark.py --json benchmarks/results.json
 
 release: setup        ## regenerate assignment/ from solution/
-	$(PYTHON_VENV) -m grader release
+	$(GRADER) release

@@ -11,6 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 from grader.checks.accuracy import SETTINGS, train_and_score  # noqa: E402
 from grader.grade import GROUP_MODULES, mnist_loader  # noqa: E402
 from grader.reference import SOLUTION_DIR  # noqa: E402
@@ -28,6 +30,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    threadpool_limits(limits=1)        # as in grading: BLAS in threads that start children must not use a pool
     mnist = mnist_loader(None)()
     jobs = [(item, seed) for seed in args.seeds for item in SETTINGS]
     with ThreadPoolExecutor(max_workers=2) as pool:

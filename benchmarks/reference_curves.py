@@ -15,6 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 from grader.checks.accuracy import SETTINGS, train_and_score  # noqa: E402
 from grader.feedback import REFERENCE_CURVES, comparable_settings  # noqa: E402
 from grader.formats import write_atomically  # noqa: E402
@@ -34,10 +36,11 @@ def run(item, seed, mnist):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="shuffle seeds; the grader trains students with seed 0, so include 0")
+                        help="seeds of the relabelling and shuffle (grading draws secret ones)")
     parser.add_argument("--out", default=str(REFERENCE_CURVES))
     parser.add_argument("--data-root", default=None)
     args = parser.parse_args()
+    threadpool_limits(limits=1)        # as in grading: BLAS in threads that start children must not use a pool
     mnist = mnist_loader(args.data_root)()
     jobs = [(item, seed) for seed in args.seeds for item in SETTINGS]
     with ThreadPoolExecutor(max_workers=2) as pool:

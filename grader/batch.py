@@ -1,7 +1,11 @@
 """`python -m grader batch SUBMISSIONS_DIR --out OUT_DIR`: grade every submission of a folder.
 
 Each sub-folder or .zip of SUBMISSIONS_DIR is one student; the student id is its name without
-".zip". Hidden entries are ignored, other files too (with a note). Submissions are graded in a pool
+".zip", cleaned once (grader/text.py: no control characters, no lone surrogates, at most 80
+characters) and shown the same everywhere: grades.csv, summary.md, students/<id>/, the progress
+bar. Every writer still escapes for its format (a CSV cell is never a formula). Hidden entries are
+ignored, other files too (with a note); an entry that is a symbolic link is that student's error
+row (never followed). Submissions are graded in a pool
 of worker processes, each grading one submission at a time with grader.grade.grade() (which runs the
 student's code in its own sandboxed children) and reading MNIST once for all the submissions it grades.
 
@@ -47,7 +51,9 @@ from pathlib import Path
 
 from grader.errors import GraderError
 from grader.formats import write_atomically
+from grader.formats.escape import markdown, markdown_code, spreadsheet, terminal
 from grader.rubric import DEFAULT as DEFAULT_RUBRIC
+from grader.text import clean, clean_name
 
 STATE = "batch.json"
 STATE_VERSION = 1
@@ -77,6 +83,9 @@ def add_arguments(parser):
     parser.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
     parser.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
     parser.add_argument("--force", action="store_true", help="grade every submission again, even those already graded")
+    parser.add_argument("--similarity", action="store_true",
+                        help="after grading, also write similarity.html and similarity.csv: the pairs of submissions "
+                             "that share the most code, ranked for a person to read (needs the course extra)")
 
 
 # ------------------------------------------------------------------------------------ the command
@@ -93,6 +102,9 @@ def run(args):
         raise GraderError(f"--out {out} is the submissions folder; give another folder for the results.")
     if args.workers is not None and args.workers < 1:
         raise GraderError(f"--workers {args.workers}: give at least 1.")
+    if args.similarity:                     # before an hour of grading, not after
+        from grader.course.similarity import copydetect
+        copydetect()
     rubric_path = Path(args.rubric) if args.rubric else DEFAULT_RUBRIC
     rubric = load_rubric(rubric_path)
     rows = rubric.select(args.only, args.skip, args.public)
@@ -136,7 +148,7 @@ def run(args):
     batch = Batch(out, rows, states, notes, {
         "rubric": str(rubric_path), "only": args.only, "skip": args.skip, "public": args.public})
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(terminal(f"note: {note}"), file=sys.stderr)
     broken = sum(state["status"] == "error" for state in states.values())
     status = ([f"{skipped} already graded with these checks (skipped; --force grades them again)"] if skipped else [])
     status += [f"{broken} cannot be graded (see grades.csv)"] if broken else []
@@ -144,7 +156,7 @@ def run(args):
         print("Nothing to grade: " + "; ".join(status) + ".")
         batch.write_summary()
         print(batch.wrote())
-        return 0
+        return similarity_after(args, folder, out)
     workers = min(args.workers or default_workers(), len(todo))
     print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {workers} worker process"
           f"{'es' if workers > 1 else ''}" + "".join(f"; {part}" for part in status) + ".")
@@ -155,10 +167,10 @@ def run(args):
 
     def on_done(task, state):
         batch.add(state)
-        progress.set_postfix_str(f"{task['student']}: {describe(state)}", refresh=False)
+        progress.set_postfix_str(terminal(f"{task['student']}: {describe(state)}"), refresh=False)
         progress.update(1)
         if state["status"] == "error":
-            progress.write(f"error: {task['student']}: {state['message']}", file=sys.stderr)
+            progress.write(terminal(f"error: {task['student']}: {state['message']}"), file=sys.stderr)
 
     try:
         with terminate_means_interrupt():
@@ -168,6 +180,14 @@ def run(args):
         batch.write_summary()          # also after Ctrl-C: what finished is in grades.csv and the summary
     counts = Counter(s["status"] for s in batch.states.values())
     print(f"{counts['graded']} graded, {counts['error']} error{'s' if counts['error'] != 1 else ''}. {batch.wrote()}")
+    return similarity_after(args, folder, out)
+
+
+def similarity_after(args, folder, out):
+    """--similarity: the same submissions' similarity report beside grades.csv (grader/course/similarity.py)."""
+    if args.similarity:
+        from grader.course.similarity import report_similarity
+        report_similarity(folder, out)
     return 0
 
 
@@ -178,7 +198,9 @@ def describe(state):
 
 
 def find_submissions(folder, out):
-    """({student: path}, notes, {student: error state}) for the entries of folder, sorted by name."""
+    """({student: path}, notes, {student: error state}) for the entries of folder, sorted by name.
+    A student id is the entry's name (without .zip) through clean_name; two entries with one id are
+    an error row for that id."""
     found, notes, errors = {}, [], {}
     out = out.resolve()
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -186,21 +208,30 @@ def find_submissions(folder, out):
             continue
         if entry.resolve() == out:
             continue
+        shown = clean_name(entry.name, 100)
+        if entry.is_symlink():        # a student's entry: never read through it (the reference, say)
+            student = clean_name(entry.name[:-4] if entry.suffix.lower() == ".zip" else entry.name)
+            errors[student] = error_state({"student": student, "path": str(entry)},
+                                          f"{shown} is a symbolic link; the grader does not follow links in the "
+                                          "submissions folder. Put the submission itself there.")
+            continue
         if entry.is_dir():
-            student = entry.name
+            student = clean_name(entry.name)
         elif entry.is_file() and entry.suffix.lower() == ".zip":
-            student = entry.name[:-4]
-            if not zipfile.is_zipfile(entry):
+            student = clean_name(entry.name[:-4])
+            if student in found or student in errors:
+                pass                   # reported as two submissions below
+            elif not zipfile.is_zipfile(entry):
                 errors[student] = error_state({"student": student, "path": str(entry)},
-                                              f"{entry.name} is not a zip file that can be opened; ask for it again.")
+                                              f"{shown} is not a zip file that can be opened; ask for it again.")
                 continue
         else:
-            notes.append(f"Ignored {entry.name}: not a folder or a .zip.")
+            notes.append(f"Ignored {shown}: not a folder or a .zip.")
             continue
         if student in found or student in errors:
             first = found.pop(student, None)
-            message = (f"Two submissions for {student}: {first.name if first else 'another'} and {entry.name}; "
-                       "keep one and grade again.")
+            message = (f"Two submissions for {student}: {clean_name(first.name, 100) if first else 'another'} and "
+                       f"{shown}; keep one and grade again.")
             errors[student] = error_state({"student": student, "path": str(entry)}, message)
             continue
         found[student] = entry
@@ -221,7 +252,7 @@ def submission_key(path, selection):
     else:
         files = [path]
     for file in files:
-        digest.update(b"\0file\0" + str(file.relative_to(path) if file != path else "").encode() + b"\0")
+        digest.update(b"\0file\0" + os.fsencode(file.relative_to(path) if file != path else "") + b"\0")
         with open(file, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
@@ -277,17 +308,18 @@ class Batch:
         self.write_grades()
 
     def write_grades(self):
+        """Every cell through escape.spreadsheet: a student id or message is never a formula."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["student", "score", "max_score", "status", *self.item_max, "message"])
+        writer.writerow(map(spreadsheet, ["student", "score", "max_score", "status", *self.item_max, "message"]))
         for student in sorted(self.states):
             state = self.states[student]
             if state["status"] == "graded":
-                writer.writerow([student, f"{state['score']:g}", f"{state['max_score']:g}", "graded",
-                                 *(f"{state['items'].get(item, 0.0):g}" for item in self.item_max), ""])
+                row = [student, f"{state['score']:g}", f"{state['max_score']:g}", "graded",
+                       *(f"{state['items'].get(item, 0.0):g}" for item in self.item_max), ""]
             else:
-                writer.writerow([student, "", f"{self.max_score:g}", "error", *([""] * len(self.item_max)),
-                                 state["message"]])
+                row = [student, "", f"{self.max_score:g}", "error", *([""] * len(self.item_max)), state["message"]]
+            writer.writerow(map(spreadsheet, row))
         write_atomically(self.out / "grades.csv", buffer.getvalue())
 
     def write_summary(self):
@@ -303,11 +335,11 @@ class Batch:
 
     def summary_markdown(self, graded):
         errors = sorted((s for s in self.states.values() if s["status"] != "graded"), key=lambda s: s["student"])
-        flags = [f"--{kind} {p}" for kind in ("only", "skip") for p in self.selection[kind]]
+        flags = [markdown_code(f"--{kind} {p}") for kind in ("only", "skip") for p in self.selection[kind]]
         flags += ["--public"] if self.selection["public"] else []
         lines = ["# Batch grading summary", "",
                  f"{len(self.states)} students: {len(graded)} graded, {len(errors)} "
-                 f"error{'s' if len(errors) != 1 else ''}. Rubric {self.selection['rubric']}"
+                 f"error{'s' if len(errors) != 1 else ''}. Rubric {markdown_code(self.selection['rubric'])}"
                  + (f", {' '.join(flags)}" if flags else ", every check") + ".", ""]
         if graded:
             scores = [s["score"] for s in graded]
@@ -318,14 +350,14 @@ class Batch:
                       "## Points per item", "", "| item | max | mean | full marks |", "|---|---:|---:|---:|"]
             for item, points in self.item_max.items():
                 got = [s["items"].get(item, 0.0) for s in graded]
-                lines.append(f"| `{item}` | {points:g} | {statistics.mean(got):.2f} | "
+                lines.append(f"| {markdown_code(item)} | {points:g} | {statistics.mean(got):.2f} | "
                              f"{sum(g >= points for g in got)} / {len(got)} |")
             failing = Counter(check_id for s in graded for check_id in s["failed"])
             lines += ["", "## Most frequently failed checks", ""]
             if failing:
                 lines += ["Failed, not written, or errored; of the students graded.", "",
                           "| check | students failing |", "|---|---:|"]
-                lines += [f"| `{check_id}` | {count} |" for check_id, count in
+                lines += [f"| {markdown_code(check_id)} | {count} |" for check_id, count in
                           sorted(failing.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FAILED]]
                 if len(failing) > TOP_FAILED:
                     lines += ["", f"{len(failing) - TOP_FAILED} more checks failed for some student; see grades.csv "
@@ -335,22 +367,18 @@ class Batch:
         if errors:
             lines += ["", "## Errors", "", "Not graded; run the batch again to retry them.", "",
                       "| student | message |", "|---|---|"]
-            lines += [f"| {cell(s['student'])} | {cell(s['message'])} |" for s in errors]
+            lines += [f"| {markdown(s['student'])} | {markdown(s['message'])} |" for s in errors]
         feedback_failed = sorted(s["student"] for s in graded if s.get("feedback") == "failed")
         notes = list(self.notes)
         if feedback_failed:
-            notes.append(f"The feedback report could not be written for {', '.join(feedback_failed)}; "
+            notes.append(f"The feedback report could not be written for {', '.join(map(str, feedback_failed))}; "
                          "see the batch's log.")
         if notes:
-            lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+            lines += ["", "## Notes", ""] + [f"- {markdown(note)}" for note in notes]
         return "\n".join(lines) + "\n"
 
     def wrote(self):
         return f"Wrote {self.out / 'grades.csv'}, {self.out / 'summary.md'} and {self.out / 'students'}/."
-
-
-def cell(text):
-    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def histogram_png(scores, max_score):
@@ -383,8 +411,8 @@ def clear_results(folder):
 
 
 def error_state(task, message, detail=""):
-    return {"version": STATE_VERSION, "student": task["student"], "status": "error", "message": message,
-            "traceback": detail, "key": task.get("key"), "submission": task["path"]}
+    return {"version": STATE_VERSION, "student": task["student"], "status": "error", "message": clean(message, 2000),
+            "traceback": clean(detail, 20000), "key": task.get("key"), "submission": task["path"]}
 
 
 # ------------------------------------------------------------------------------------ the pool

@@ -40,8 +40,48 @@ def logits(seed, n, k, scale=3.0):
     return rng(seed).normal(scale=scale, size=(n, k))
 
 
+def extreme_sigmoid_inputs(seed, n=12):
+    """Logits of magnitude 700 to 1e4, both signs, with +-1e4 exactly, where exp(-z) or exp(z) overflows."""
+    r = rng(seed)
+    z = r.uniform(700.0, 1e4, size=n) * r.choice([-1.0, 1.0], size=n)
+    z[r.choice(n, size=2, replace=False)] = [1e4, -1e4]
+    return z.reshape(2, -1)
+
+
 def extreme_logits():
+    """Fixed logits of +-1e4 (the notebook's frozen softmax test); the grader's check draws its own."""
     return np.array([[1e4, -1e4, 0.0, 5.0], [-1e4, -1e4, -1e4, -1e4], [1e4, 1e4, -1e4, 0.0]])
+
+
+def extreme_logit_rows(seed):
+    """Rows of logits near +-1e4 where a softmax without the max shift overflows (inf / inf) or underflows
+    (0 / 0): a level of 700 to 1e4 (either sign) plus small offsets, one row of ties at the level, and a
+    row mixing +-1e4."""
+    r = rng(seed)
+    n, k = int(r.integers(4, 8)), int(r.integers(3, 11))
+    level = r.uniform(700.0, 1e4, size=(n, 1)) * r.choice([-1.0, 1.0], size=(n, 1))
+    z = level + r.normal(scale=2.0, size=(n, k))
+    z[0] = level[0, 0]                                         # all equal: uniform probabilities
+    z[1] = r.choice([-1e4, 1e4], size=k)
+    z[1, r.integers(k)] = 1e4                                  # at least one +1e4
+    return z
+
+
+def saturated_probs(seed, exact):
+    """probs (N, K) and one-hot targets where the true class has probability exactly `exact` (0 or 1) in
+    some rows (the rest of the row sums to 1 - exact), and ordinary probabilities elsewhere; also the
+    saturated rows."""
+    r = rng(seed)
+    n, k = int(r.integers(4, 9)), int(r.integers(3, 11))
+    probs, targets = probs_and_targets(seed + 1, n, k)
+    rows = sorted(int(i) for i in r.choice(n, size=int(r.integers(1, n)), replace=False))
+    labels = targets.argmax(axis=1)
+    for i in rows:
+        rest = r.random(k)
+        rest[labels[i]] = 0.0
+        probs[i] = rest / rest.sum() * (1.0 - exact)
+        probs[i, labels[i]] = exact
+    return probs, targets, rows
 
 
 def probs_and_targets(seed, n, k):
@@ -98,6 +138,22 @@ def model_params(item, seed, fixed=False):
     if item == "cnn":
         params["conv_b"][0] = 0.0        # with the zero windows of model_inputs: Z == 0 exactly
     return params
+
+
+def real_params(item, seed):
+    """Parameters of the contract's default MLP or CNN (784-128-10; 28x28, 8 filters of 3x3): the default
+    weights, biases drawn here (nonzero, so no ReLU sits exactly at its kink)."""
+    from grader import reference
+    params = (reference.mlp.MLP() if item == "mlp" else reference.cnn.CNN()).params
+    r = rng(seed)
+    return {name: r.normal(scale=0.3, size=value.shape) if value.ndim == 1 else value for name, value in params.items()}
+
+
+def real_batch(item, seed, n):
+    """A batch of n inputs for the default MLP (n, 784) or CNN (n, 1, 28, 28), with one-hot targets."""
+    r = rng(seed)
+    X = r.normal(size=(n, 784) if item == "mlp" else (n, 1, 28, 28))
+    return X, np.eye(10)[r.integers(0, 10, size=n)]
 
 
 def random_grads(params, seed):

@@ -1,9 +1,16 @@
 """Command line: `python -m grader grade SUBMISSION ...` and `python -m grader release`.
-Exit codes: 0 grading completed (whatever the score); 2 the grader could not run."""
+Exit codes: 0 grading completed (whatever the score); 2 the grader could not run.
+
+Parsing the command line runs no solution code (grader/reference.py loads solution/ on first use),
+so `--help` works anywhere. Once a submission is being graded, every output asked for is written
+whatever happens: an unexpected error while grading becomes an error entry for every check, and a
+writer that fails on the report is retried on the report without its training record."""
 import argparse
 import importlib
 import os
 import sys
+import time
+import traceback
 from pathlib import Path
 
 from grader.errors import GraderError
@@ -23,6 +30,8 @@ PLUGGED_VERBS = {
     "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
     "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
     "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
+    "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
+    "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
 }
 
 
@@ -55,6 +64,9 @@ def parser():
 
 def main(argv=None):
     protect_sys_path()
+    for stream in (sys.stdout, sys.stderr):          # a terminal that cannot show a character gets "?"
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     args = parser().parse_args(argv)
     try:
         if args.verb == "release":
@@ -67,7 +79,8 @@ def main(argv=None):
             return importlib.import_module(PLUGGED_VERBS[args.verb][0]).run(args)
         return grade_command(args)
     except GraderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from grader.formats.escape import terminal
+        print(terminal(f"error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -78,20 +91,69 @@ def grade_command(args):
     from grader.formats.gradescope import write_gradescope
     from grader.formats.junit import write_junit
     from grader.formats.table import to_table
-    from grader.grade import grade
     from grader.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
-    report = grade(Path(args.submission), rubric, args.only, args.skip, args.public, args.data_root)
+    report = grade_or_explain(args, rubric)
+    outputs = []
     if args.json:
-        write_gradescope(report, args.json)
+        outputs.append(("results.json", lambda r: write_gradescope(r, args.json)))
     if args.junit:
-        write_junit(report, args.junit)
+        outputs.append(("JUnit XML", lambda r: write_junit(r, args.junit)))
     if args.feedback:
-        from grader.feedback import write_feedback
-        write_feedback(report, args.feedback, data_root=args.data_root, show_hidden=args.feedback_show_hidden)
+        outputs.append(("feedback report", lambda r: write_feedback(r, args.feedback, data_root=args.data_root,
+                                                                     show_hidden=args.feedback_show_hidden)))
     if args.quiet:
-        print(f"Score: {report.score:g} / {report.max_score:g}")
+        outputs.append(("score", lambda r: print(f"Score: {r.score:g} / {r.max_score:g}")))
     else:
-        print(to_table(report))
+        outputs.append(("table", lambda r: print(to_table(r))))
+    problems = [problem for name, write in outputs for problem in [write_output(name, write, report)] if problem]
+    if problems:                   # every other output is written first
+        raise GraderError("\n".join(problems))
     return 0
+
+
+def grade_or_explain(args, rubric):
+    """The submission's report; when the grader itself fails on it (a bug this submission triggers,
+    say), a report with every selected check an error entry that says so, never a missing one."""
+    from grader.grade import grade
+    from grader.report import crashed_report
+
+    start = time.monotonic()
+    try:
+        return grade(Path(args.submission), rubric, args.only, args.skip, args.public, args.data_root)
+    except (GraderError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        print(f"grader error while grading {args.submission}:\n{traceback.format_exc()}", file=sys.stderr)
+        message = (f"The grader stopped with an internal error while grading this submission ({type(exc).__name__}: "
+                   f"{exc}). This is a problem of the grader, not a verdict on your code; your instructor can see "
+                   "the details in the grader's log and regrade it.")
+        return crashed_report(args.submission, rubric.select(args.only, args.skip, args.public), message,
+                              time.monotonic() - start)
+
+
+def write_feedback(report, out_dir, **options):
+    from grader.feedback import write_feedback as write
+    write(report, out_dir, **options)
+
+
+def write_output(name, write, report):
+    """write(report); returns "" or why it could not be written. A path that cannot be written is the
+    user's to fix; any other failure is the grader's: logged, then written again from the report
+    without its training record (the one part a submission shapes beyond plain text)."""
+    import dataclasses
+    try:
+        write(report)
+        return ""
+    except OSError as exc:
+        return f"Could not write the {name}: {exc}"
+    except Exception:
+        print(f"grader error while writing the {name}:\n{traceback.format_exc()}", file=sys.stderr)
+    try:
+        write(dataclasses.replace(report, extras={}, notes=report.notes + [
+            f"The grader hit an internal error while writing the {name}; the training results are left out."]))
+        return ""
+    except Exception as exc:
+        print(f"grader error while writing the {name}:\n{traceback.format_exc()}", file=sys.stderr)
+        return f"Could not write the {name}: {type(exc).__name__}: {exc} (a grader bug; see the log above)"

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.checks.accuracy import SETTINGS
 from grader.formats import write_atomically
+from grader.formats.escape import markdown, markdown_code
+from grader.text import clean, clean_name
+from grader.training import SETTINGS
 
 REFERENCE_CURVES = Path(__file__).with_name("reference_training.json")
 MODELS = {"mlp": "MLP", "cnn": "CNN"}
@@ -112,8 +114,8 @@ def build_feedback(report, data_root=None, show_hidden=False):
     test_set = TestSet(data_root)
     reference = load_reference_curves()
     models = [model_section(report, model, test_set, reference, show_hidden) for model in MODELS]
-    notes = [f"Graded in {report.execution_time:.1f} s."] + list(report.notes)
-    return Feedback(f"Feedback for {Path(report.submission).name or report.submission}", score_line,
+    notes = [f"Graded in {report.execution_time:.1f} s."] + [clean(note) for note in report.notes]
+    return Feedback(f"Feedback for {clean_name(Path(report.submission).name or report.submission)}", score_line,
                     items, models, notes)
 
 
@@ -127,14 +129,14 @@ def group_checks(report, show_hidden):
         for t in tests:
             if show_hidden or t.visibility == "visible":
                 score, total = score + t.score, total + t.max_score
-                message = t.output if t.status != "passed" else ""
+                message = clean(t.output) if t.status != "passed" else ""
                 if t.status == "not_implemented" and not message:
                     message = "Not written yet."
-                lines.append(CheckLine(t.name, t.status, f"{t.score:g} / {t.max_score:g}", message))
+                lines.append(CheckLine(clean(t.name), t.status, f"{t.score:g} / {t.max_score:g}", message))
             else:
-                lines.append(CheckLine(t.name, t.status, later=LATER.get(t.visibility, "hidden check")))
+                lines.append(CheckLine(clean(t.name), t.status, later=LATER.get(t.visibility, "hidden check")))
         shown = [line for line in lines if line.points]
-        grouped.append(Item(name, f"{score:g} / {total:g}" if shown else "later",
+        grouped.append(Item(clean(name), f"{score:g} / {total:g}" if shown else "later",
                             sum(t.status == "passed" for t in tests), len(tests), lines))
     return grouped
 
@@ -380,15 +382,17 @@ def filters_picture(model, conv_W):
 # ------------------------------------------------------------------------------------ Markdown
 
 def to_markdown(feedback):
-    lines = [f"# {feedback.title}", "", f"**{feedback.score_line}**", "", "## Results by item", "",
+    """Student text (names, messages, notes) is escaped or fenced: it shows as text, never as markup."""
+    lines = [f"# {markdown(feedback.title)}", "", f"**{markdown(feedback.score_line)}**", "", "## Results by item", "",
              "| Item | Score | Passed |", "| --- | ---: | ---: |"]
-    lines += [f"| `{item.name}` | {item.score} | {item.passed} / {item.total} |" for item in feedback.items]
+    lines += [f"| {markdown_code(item.name)} | {markdown(item.score)} | {item.passed} / {item.total} |"
+              for item in feedback.items]
     lines += ["", "## Checks", ""]
     for item in feedback.items:
-        lines += [f"### `{item.name}`: {item.score}", ""]
+        lines += [f"### {markdown_code(item.name)}: {markdown(item.score)}", ""]
         for check in item.checks:
-            detail = f"({check.points})" if check.points else f"({check.later})"
-            lines.append(f"- **{MARKS[check.status]}** `{check.id}` {detail}")
+            detail = f"({markdown(check.points or check.later)})"
+            lines.append(f"- **{MARKS.get(check.status, check.status)}** {markdown_code(check.id)} {detail}")
             if check.message:
                 fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", check.message)), default=0))
                 lines += ["", f"  {fence}text"] + [f"  {line}" for line in check.message.splitlines()] + [f"  {fence}"]
@@ -400,7 +404,7 @@ def to_markdown(feedback):
             lines += [paragraph, ""]
         for picture in section.pictures:
             lines += [f"![{picture.alt}]({picture.name})", "", f"*{picture.caption}*", ""]
-    lines += ["## About this run", ""] + [f"- {note}" for note in feedback.notes] + [""]
+    lines += ["## About this run", ""] + [f"- {markdown(note)}" for note in feedback.notes] + [""]
     return "\n".join(lines)
 
 
@@ -473,7 +477,7 @@ def to_html(feedback):
                    f'<span class="pts">{e(item.score)}</span></summary><ul class="checks">')
         for check in item.checks:
             detail = check.points or check.later
-            line = (f'<li><span class="badge {check.status}">{MARKS[check.status]}</span>'
+            line = (f'<li><span class="badge {e(check.status)}">{e(MARKS.get(check.status, check.status))}</span>'
                     f'<code>{e(check.id)}</code> <span class="meta">({e(detail)})</span>')
             if check.message:
                 line += f"<pre>{e(check.message)}</pre>"

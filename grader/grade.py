@@ -6,7 +6,9 @@ import traceback
 from functools import lru_cache, partial
 from pathlib import Path
 
-from grader import cases, reference, static
+from threadpoolctl import threadpool_limits
+
+from grader import cases, lent, reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warnings
@@ -29,14 +31,18 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None):
     registry = load_all()
     checks = [registry[row.id] for row in rows]
     mnist = mnist_loader(data_root) if any(c.group.endswith("accuracy") for c in checks) else None
+    notes = sandbox_warnings()          # first: a Python for student code that is unfit stops here, with why
     submission = load_submission(path)
     try:
         submission.scan = static.scan(submission.sources, rubric.allowed_imports)
-        with cases.salted(rubric.input_salt):
+        # One BLAS thread in this process: its threads compute reference answers while others start
+        # children, and OpenBLAS stops its thread pool at every fork, which leaves a multi-threaded
+        # matrix product in another thread spinning forever (seen here: a grader stuck 30 minutes).
+        with cases.salted(rubric.input_salt), threadpool_limits(limits=1):
             results, shared = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
-    notes = sandbox_warnings() + [f"{name}: {problem}" for name, problem in submission.problems.items()]
+    notes += [f"{name}: {problem}" for name, problem in submission.problems.items()]
     training = {key.split(".")[0]: value for key, value in shared.items() if key.endswith(".training")}
     extras = {f"{item}.accuracy": record["accuracy"] for item, record in training.items()}
     extras["training"] = training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
@@ -88,11 +94,12 @@ def run_checks(checks, submission, rubric, mnist):
     # under each limit, say) cannot keep the grader busy for an hour: what is left over fails, named.
     budget_end = time.monotonic() + rubric.grading_seconds
 
-    def run_group(group, functional_code=None):
+    def run_group(group, lend_functional=False):
         modules = GROUP_MODULES[group]
-        session = Session(submission.folder, modules, limits, functional_code, import_seconds=rubric.call_seconds)
-        lent = {"functional"} if functional_code else set()       # the reference's, lent to the models
-        session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in lent})
+        session = Session(submission.folder, modules, limits, lent.answer if lend_functional else None,
+                          import_seconds=rubric.call_seconds)
+        borrowed = {"functional"} if lend_functional else set()       # the reference's, lent to the models
+        session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in borrowed})
         ctx = Context(session, submission, rubric, shared)
         try:
             for c in groups.get(group, []):
@@ -108,8 +115,7 @@ def run_checks(checks, submission, rubric, mnist):
         ran_functional = bool(groups.get("functional"))
         use_reference = static.substitutable(submission.scan) and not (functional_ok and ran_functional)
         if groups.get("models"):
-            code = reference.functional_code() if use_reference else None
-            run_group("models", code)
+            run_group("models", use_reference and reference.REFERENCE.mode != "replay")
 
     with Budget(limits) as limits:      # every child of this submission shares these limits
         threads = [threading.Thread(target=functional_then_models)]

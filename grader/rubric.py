@@ -1,4 +1,11 @@
-"""Load the rubric (rubric.toml beside this file, or the instructor's copy) and select checks."""
+"""Load the rubric (rubric.toml beside this file, or the instructor's copy) and select checks.
+
+A rubric is checked against the grader's check registry both ways when it is loaded: a row whose id
+is no check (a typo) and a check with no row (which would silently never run) are both refused,
+named, with exit code 2. A rubric may leave checks out on purpose by listing them under
+[not_graded] (the public kit does: those checks need the solution)."""
+import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +18,8 @@ from grader.errors import GraderError
 
 DEFAULT = Path(__file__).with_name("rubric.toml")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+DEFAULT_VISIBILITY = "visible"          # a row without a visibility key
+ROW_KEYS = ("points", "visibility")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class Rubric:
     disk_bytes: int = 2**30
     cpu_seconds: float = 1500.0
     input_salt: int = 0                # see grader/cases.py; the public kit is built with 0
+    not_graded: tuple = ()             # check ids this rubric leaves out on purpose
 
     def select(self, only=(), skip=(), public=False):
         """Rows chosen by --only / --skip (prefixes of check ids) and --public (visible only)."""
@@ -51,22 +61,28 @@ class Rubric:
         return rows
 
 
-def load_rubric(path=None):
+def load_rubric(path=None, check_ids=None):
+    """The rubric at path (default: grader/rubric.toml), checked against check_ids (default: every
+    registered check). Raises GraderError with the sentence to show for any mistake in it."""
     path = Path(path) if path else DEFAULT
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GraderError(f"Rubric file {path} does not exist.")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraderError(f"Rubric file {path} cannot be read: {exc}")
     except tomllib.TOMLDecodeError as exc:
         raise GraderError(f"Rubric file {path} is not valid TOML: {exc}")
     try:
-        rows = []
-        for check_id, entry in data["checks"].items():
-            if entry.get("visibility", "visible") not in VISIBILITIES:
-                raise GraderError(f"{path}: {check_id!r} has visibility {entry['visibility']!r}; "
-                                  f"use one of {', '.join(VISIBILITIES)}.")
-            rows.append(Row(check_id, float(entry["points"]), entry.get("visibility", "visible")))
-        return Rubric(
+        rows = read_rows(path, data["checks"])
+        not_graded = data.get("not_graded", {}).get("checks", [])
+        if not isinstance(not_graded, list) or not all(isinstance(c, str) for c in not_graded):
+            raise GraderError(f"Rubric file {path}: [not_graded] checks must be a list of check ids.")
+        if check_ids is None:
+            from grader.checks import load_all
+            check_ids = load_all()
+        match_registry(path, rows, not_graded, check_ids)
+        rubric = Rubric(
             rows=rows,
             accuracy={item: {"threshold": float(v["threshold"]), "seconds": float(v["seconds"])}
                       for item, v in data["accuracy"].items()},
@@ -79,7 +95,62 @@ def load_rubric(path=None):
             disk_bytes=int(float(data["limits"].get("disk_mib", 1024)) * 2**20),
             cpu_seconds=float(data["limits"].get("cpu_seconds", 1500)),
             input_salt=int(data.get("inputs", {}).get("salt", 0)),
+            not_graded=tuple(not_graded),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+        return rubric
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise GraderError(f"Rubric file {path} is missing or mistypes an entry ({exc!r}); "
                           f"compare it with {DEFAULT}.")
+
+
+def read_rows(path, checks):
+    """The [checks] table as Rows: each a table with points (a finite number, 0 or more) and optionally
+    visibility (default "visible"), and nothing else, so a misspelt key cannot pass unnoticed."""
+    if not isinstance(checks, dict):
+        raise GraderError(f"Rubric file {path}: [checks] must be a table of check id = {{ points = ..., visibility = ... }}.")
+    rows = []
+    for check_id, entry in checks.items():
+        if not isinstance(entry, dict):
+            raise GraderError(f"Rubric file {path}: {check_id!r} = {entry!r}; write it as "
+                              f"{check_id!r} = {{ points = 1, visibility = \"visible\" }}.")
+        unknown = [key for key in entry if key not in ROW_KEYS]
+        if unknown:
+            raise GraderError(f"Rubric file {path}: {check_id!r} has the key{'s' * (len(unknown) > 1)} "
+                              f"{', '.join(map(repr, unknown))}; a row has only {' and '.join(ROW_KEYS)}.")
+        if "points" not in entry:
+            raise GraderError(f"Rubric file {path}: {check_id!r} has no points.")
+        points = entry["points"]
+        if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points) or points < 0:
+            raise GraderError(f"Rubric file {path}: {check_id!r} has points = {points!r}; give a number, 0 or more.")
+        visibility = entry.get("visibility", DEFAULT_VISIBILITY)
+        if visibility not in VISIBILITIES:
+            raise GraderError(f"Rubric file {path}: {check_id!r} has visibility {visibility!r}; "
+                              f"use one of {', '.join(VISIBILITIES)}.")
+        rows.append(Row(check_id, float(points), visibility))
+    return rows
+
+
+def match_registry(path, rows, not_graded, check_ids):
+    """Every row is a check, every check has a row or is listed as not graded; else GraderError naming them."""
+    check_ids = set(check_ids)
+    in_rubric = [row.id for row in rows] + list(not_graded)
+    problems = []
+    unknown = [check_id for check_id in in_rubric if check_id not in check_ids]
+    if unknown:
+        lines = []
+        for check_id in unknown:
+            close = difflib.get_close_matches(check_id, sorted(check_ids), n=1, cutoff=0.8)
+            lines.append(f"  {check_id!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        problems.append(f"{len(unknown)} id{'s are' if len(unknown) > 1 else ' is'} not a check of this grader:\n"
+                        + "\n".join(lines))
+    both = sorted({row.id for row in rows} & set(not_graded))
+    if both:
+        problems.append("listed both in [checks] and in [not_graded]:\n" + "\n".join(f"  {c!r}" for c in both))
+    missing = sorted(check_ids - set(in_rubric))
+    if missing:
+        problems.append(f"{len(missing)} check{'s have' if len(missing) > 1 else ' has'} no row in [checks] "
+                        "(give each a row, with points = 0 to leave it out of the score, or list it in "
+                        "[not_graded] checks = [...] to not run it):\n" + "\n".join(f"  {c!r}" for c in missing))
+    if problems:
+        raise GraderError(f"Rubric file {path} does not match this grader's checks (the ids are in {DEFAULT}):\n"
+                          + "\n".join(f"- {problem}" for problem in problems))

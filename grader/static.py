@@ -18,7 +18,7 @@ DYNAMIC = {"__import__": "__import__()", "import_module": "importlib.import_modu
 AMBIGUOUS_ATTRIBUTES = {"modules", "exec", "eval", "compile", "globals", "builtins", "system"}
 MACHINERY_MODULES = {"sys", "os", "builtins", "importlib", "ctypes", "subprocess"}
 # Frames and interpreter hooks: the way from student code up into the grader's own code in the child
-# (child.py's locals: timings, warnings, line counts). Correct code never needs them.
+# (child.py's locals, its warnings and its tripwire). Correct code never needs them.
 INTROSPECTION = {"tb_frame", "tb_next", "f_back", "f_globals", "f_locals", "f_builtins", "f_trace", "gi_frame",
                  "cr_frame", "ag_frame", "__subclasses__", "__globals__", "settrace", "setprofile", "_getframe",
                  "__traceback__"}

@@ -165,13 +165,17 @@ _REFERENCE_RUNS = {}
 
 
 def reference_run(skip=()):
-    """The grader's full run on solution/ (training included, once per test session), seen as a run
-    with these --skip items: the skipped items' tests are left out and the scores summed again."""
-    if "full" not in _REFERENCE_RUNS:
+    """The grader's run on solution/ (once per test session and kind), seen as a run with these --skip
+    items: the skipped items' tests are left out and the scores summed again. A caller that skips
+    both accuracy items shares a run that trains nothing (a few seconds); the others share the full
+    run, which trains both models."""
+    kind = "untrained" if all(matches(item, skip) for item in ACCURACY_ITEMS) else "full"
+    if kind not in _REFERENCE_RUNS:
         work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
         submission = copy_submission(SOLUTION, work / "submission")
-        _REFERENCE_RUNS["full"] = run_grader(submission, work / "results.json")
-    full = _REFERENCE_RUNS["full"]
+        _REFERENCE_RUNS[kind] = run_grader(submission, work / "results.json",
+                                           skip=ACCURACY_ITEMS if kind == "untrained" else ())
+    full = _REFERENCE_RUNS[kind]
     if not skip or full.results is None:
         return full
     tests = [t for t in full.results["tests"] if not matches(item_of(t["name"]), skip)]

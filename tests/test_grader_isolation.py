@@ -58,9 +58,65 @@ def torch_by_name():
     import importlib
     return importlib.import_module("to" + "rch")
 
-def leave_process():
-    subprocess.Popen(["sleep", "1000"], start_new_session=True)
+def torch_then_close_the_report_pipe():
+    import importlib
+    try:
+        importlib.import_module("to" + "rch")
+    except ImportError:
+        pass
+    os.close(int(os.environ["MNIST_GRADER_REPORTS"]))     # too late: the attempt is already reported
     return np.array(1)
+
+def torch_without_the_guard():
+    import importlib
+    sys.meta_path[:] = [f for f in sys.meta_path if "Guard" not in type(f).__name__]
+    module = importlib.import_module("to" + "rch")
+    return np.array(hasattr(module, "tensor"))
+
+def start_process():
+    subprocess.Popen(["true"])
+
+def read_frame():
+    try:
+        raise ValueError
+    except ValueError as exc:
+        return getattr(exc.__traceback__, "tb_" + "frame")
+
+def all_objects():
+    import gc
+    return len(gc.get_objects())
+
+def trace():
+    sys.settrace(lambda *args: None)
+
+def stdlib_after_the_tripwire():
+    import collections, dataclasses, enum, typing
+    Point = collections.namedtuple("Point", "x y")
+    Color = enum.Enum("Color", "RED GREEN")
+    Pair = typing.NamedTuple("Pair", [("a", int)])
+    Box = dataclasses.make_dataclass("Box", ["v"])
+    return np.array([Point(1, 2).y, Color.GREEN.value, Pair(3).a, Box(4).v])
+
+def slow_with_frozen_clocks(seconds):
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        pass
+    import __main__                                  # the child: it kept its own time.perf_counter
+    __main__._perf_counter = time.perf_counter = time.monotonic = time.time = lambda: 0.0
+    return np.array(0.0)
+
+def leave_process():
+    import _posixsubprocess                 # no audit event: past the tripwire, not past the cleanup
+    r, w = os.pipe()
+    _posixsubprocess.fork_exec([b"/bin/sleep", b"1000"], [b"/bin/sleep"], True, (w,), None, None,
+                               -1, -1, -1, -1, -1, -1, r, w, False, True, -1, None, None, None, -1, None, False)
+    return np.array(1)
+
+def view_of(x):
+    return x[:, ::2]
+
+def copy_of(x):
+    return x[:, ::2].copy()
 
 def todo():
     raise NotImplementedError("todo: not written yet")
@@ -94,7 +150,7 @@ def test_sandbox_hides_the_kit_the_data_and_the_network(session, mode):
         pytest.skip("only the bubblewrap sandbox hides files and the network")
     visible = session.call("functional.readable", [str(p) for p in SECRETS]).value
     assert not visible.any(), [str(p) for p, v in zip(SECRETS, visible) if v]
-    assert set(session.call("functional.listing", str(ROOT)).value) <= {".venv"}
+    assert set(session.call("functional.listing", str(ROOT)).value) <= {".venv", ".venv-child"}
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -121,12 +177,65 @@ def test_printing_does_not_disturb_the_answers(session):
     assert_array_equal(session.call("functional.noisy", np.ones(2)).value, [2, 2])
 
 
+def probe_line(text):
+    return textwrap.dedent(PROBE).splitlines().index(text) + 1
+
+
 def test_torch_cannot_be_imported_even_by_computed_name(session):
     with pytest.raises(StudentError, match="torch is not allowed"):
         session.call("functional.torch_by_name")
-    assert session.banned and session.banned[0]["module"] == "torch"
-    line = textwrap.dedent(PROBE).splitlines().index('    return importlib.import_module("to" + "rch")') + 1
-    assert session.banned[0]["where"][-1][:2] == ["functional.py", line]
+    assert session.banned == [{"kind": "import", "what": "torch",
+                               "where": [["functional.py", probe_line('    return importlib.import_module("to" + "rch")')]]}]
+
+
+def test_an_attempt_is_reported_at_once_and_cannot_be_taken_back(session):
+    assert session.call("functional.torch_then_close_the_report_pipe").value == 1
+    assert [a["what"] for a in session.banned] == ["torch"]
+
+
+def test_removing_the_import_guard_does_not_hide_torch(session, mode):
+    """With bubblewrap torch's folder is empty (a namespace package comes back, found in sys.modules after
+    the call); without it the tripwire refuses torch's files."""
+    try:
+        assert session.call("functional.torch_without_the_guard").value == 0
+    except StudentError as error:
+        assert mode == "none" and "torch is not allowed" in str(error)
+    assert [a["what"] for a in session.banned] == ["torch"]
+
+
+@pytest.mark.parametrize("name, kind, what", [("start_process", "process", "subprocess.Popen"),
+                                              ("read_frame", "frame", "tb_frame"),
+                                              ("all_objects", "gc", "gc.get_objects"),
+                                              ("trace", "trace", "sys.settrace")])
+def test_the_tripwire_refuses_and_reports_the_ways_into_the_grader(session, name, kind, what):
+    with pytest.raises(StudentError, match="not allowed"):
+        session.call(f"functional.{name}")
+    assert [(a["kind"], a["what"]) for a in session.banned] == [(kind, what)]
+    assert session.banned[0]["where"][-1][0] == "functional.py"
+
+
+def test_the_standard_library_still_imports_under_the_tripwire(session):
+    assert_array_equal(session.call("functional.stdlib_after_the_tripwire").value, [2, 2, 3, 4])
+    assert session.banned == []
+
+
+def test_time_is_measured_by_the_parent(session):
+    reply = session.call("functional.slow_with_frozen_clocks", 0.3)
+    assert reply.seconds >= 0.3
+    assert session.call("functional.noisy", np.ones(2)).seconds < 5
+
+
+def test_picked_values_tell_a_view_from_a_copy(session):
+    x = np.arange(12.0).reshape(3, 4)
+    pick = np.array([[0, 0], [2, 1]])
+    view = session.call_and_pick("functional.view_of", x, pick=pick, overwrite=(0, -x), full=True)
+    assert view.shape == (3, 2)
+    assert_array_equal(view.before, [0.0, 10.0])
+    assert_array_equal(view.after, [-0.0, -10.0])
+    assert_array_equal(view.full, x[:, ::2])
+    copy = session.call_and_pick("functional.copy_of", x, pick=pick, overwrite=(0, -x))
+    assert_array_equal(copy.before, [0.0, 10.0])
+    assert_array_equal(copy.after, [0.0, 10.0])
 
 
 def test_not_implemented_reads_as_not_written(session):

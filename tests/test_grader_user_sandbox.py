@@ -1,8 +1,10 @@
 """The "user" sandbox: the grader is root, user namespaces are unavailable (as in Docker, and so on
 Gradescope), so student code runs under an unprivileged uid of its own, one per child (see
-grader/sandbox/process.py). Tested with a Python that any uid can run: a virtual environment of the
-system Python in a world-readable folder. tests/test_sandbox_limits.py tries the limits and a batch
-where one student attacks the other."""
+grader/sandbox/identity.py). Tested with a Python that any uid can run: a virtual environment of the
+system Python in a world-readable folder, holding only numpy, which both grades (PYTHONPATH: this kit)
+and runs student code (MNIST_CHILD_PYTHON; the kit's own .venv-child may sit under a home other users
+cannot enter). tests/test_sandbox_limits.py tries the limits and a batch where one student attacks
+the other."""
 import os
 import pwd
 import shutil
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +37,9 @@ def system_python(request):
     os.chmod(venv, 0o755)
     request.addfinalizer(lambda: shutil.rmtree(venv, ignore_errors=True))
     subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"numpy=={np.__version__}"],
-                   check=True, capture_output=True)
+    grader_needs = [f"{name}=={version(name)}" for name in ("threadpoolctl",)]     # besides numpy
+    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"numpy=={np.__version__}",
+                    *grader_needs], check=True, capture_output=True)
     for parent in [venv, *venv.parents]:
         if not os.stat(parent).st_mode & 0o001:
             pytest.skip(f"{parent} is not searchable by other users")
@@ -43,7 +47,8 @@ def system_python(request):
 
 
 def grade(python, submission, *args):
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user"}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": "user",
+           "MNIST_CHILD_PYTHON": str(python)}
     return subprocess.run([str(python), "-m", "grader", "grade", str(submission), *args], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=300)
 

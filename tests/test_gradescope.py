@@ -3,9 +3,10 @@
 run_autograder, on the reference, a buggy and an empty submission, and with a grader that fails.
 
 Kept fast (about 25 s): the packages skip the accuracy checks (training takes a minute), and setup.sh
-uses this Python and copies MNIST from data/ (MNIST_SETUP_PYTHON, MNIST_SETUP_DATA_FROM) instead of
-building a virtual environment, except in test_full_setup_*, which runs setup.sh's real path (a
-virtual environment from PyPI, about 10 s) and grades as the user `nobody`, as in Gradescope's Docker."""
+borrows this Python's packages, runs student code with the kit's .venv-child and copies MNIST from
+data/ (MNIST_SETUP_PYTHON, MNIST_SETUP_CHILD_PYTHON, MNIST_SETUP_DATA_FROM) instead of downloading
+anything, except in test_full_setup_*, which runs setup.sh's real path (virtual environments from
+PyPI, about 15 s) and grades as the user `nobody`, as in Gradescope's Docker."""
 import json
 import os
 import pwd
@@ -18,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 import gradertools as gt
@@ -31,6 +33,7 @@ SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.json").rea
 NO_TRAINING = ("--skip", "mlp.accuracy", "--skip", "cnn.accuracy")
 FAST_ROWS = load_rubric().select(skip=gt.ACCURACY_ITEMS)
 SOFTMAX_BUG = ("functional.py", "np.sum(e, axis=1, keepdims=True)", "np.sum(e, axis=0, keepdims=True)")
+CHILD_PYTHON = ROOT / ".venv-child" / "bin" / "python"         # made by scripts/setup.sh
 
 pytestmark = pytest.mark.skipif(bool(verify(ROOT / "data")), reason="MNIST is not in data/ (run scripts/setup.sh)")
 
@@ -56,8 +59,9 @@ def unpack(zip_path, root):
 
 
 def fast_setup_env(**extra):
-    return {**os.environ, "MNIST_SETUP_PYTHON": sys.executable, "MNIST_SETUP_APT": "0",
-            "MNIST_SETUP_DATA_FROM": str(ROOT / "data"), "MNIST_FETCH_SOURCES": "local", **extra}
+    assert CHILD_PYTHON.exists(), "run scripts/setup.sh: it makes .venv-child"
+    return {**os.environ, "MNIST_SETUP_PYTHON": sys.executable, "MNIST_SETUP_CHILD_PYTHON": str(CHILD_PYTHON),
+            "MNIST_SETUP_APT": "0", "MNIST_SETUP_DATA_FROM": str(ROOT / "data"), "MNIST_FETCH_SOURCES": "local", **extra}
 
 
 def run_setup(root, env):
@@ -144,6 +148,7 @@ def test_the_zip_holds_the_scripts_and_the_kit_but_no_tests_data_or_venv(tmp_pat
     assert not [name for name in infos if "__pycache__" in name or name.endswith(".pyc") or "/." in name]
     assert rubric == (ROOT / "grader" / "rubric.toml").read_bytes()
     assert "grader_args=(--skip mlp.accuracy --skip cnn.accuracy)" in run_script
+    assert 'exec "$grader" grade' in run_script and "/mnist-grader" in run_script and "-m grader" not in run_script
     assert f"max_score={sum(row.points for row in FAST_ROWS):g}" in run_script
     assert any(line.startswith("numpy") for line in requirements)
     assert not [line for line in requirements if "torch" in line]
@@ -156,11 +161,13 @@ def test_unknown_prefixes_are_refused_and_nothing_is_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_setup_writes_the_python_fetches_mnist_and_hides_the_kit_from_other_users(autograder):
+def test_setup_installs_the_command_writes_the_pythons_fetches_mnist_and_hides_the_kit(autograder):
     source = autograder / "source"
-    assert (source / ".venv-path").read_text().strip() == sys.executable
+    assert (source / ".venv-path").read_text().strip() == str(source / ".grader-venv" / "bin" / "python")
+    assert os.access(source / ".grader-venv" / "bin" / "mnist-grader", os.X_OK)
+    assert (source / ".child-python-path").read_text().strip() == str(CHILD_PYTHON)
     assert verify(source / "data") == {}
-    readable = [str(p) for p in [source, *source.rglob("*")] if p.stat().st_mode & 0o007]
+    readable = [str(p) for p in [source, *source.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o007]
     assert readable == []
 
 
@@ -175,6 +182,7 @@ def test_the_reference_gets_full_marks(autograder, tmp_path):
     assert {t["visibility"] for t in results["tests"]} <= set(VISIBILITIES)
     assert [t["visibility"] for t in results["tests"]] == [row.visibility for row in FAST_ROWS]
     assert "Student code ran" in results["output"]
+    assert "the grader's own Python" not in results["output"]          # the child Python setup.sh chose
     assert "leaderboard" not in results                    # no training, no accuracy
     assert f"Score: {results['score']:g} / {results['max_score']:g}" in proc.stdout   # results/stdout
 
@@ -196,6 +204,18 @@ def test_an_empty_submission_gets_zero_with_every_check_listed(autograder, tmp_p
     assert all(t["status"] == "failed" and t["output"].strip() for t in results["tests"])
 
 
+def test_a_hostile_exception_message_is_graded_not_a_crash_report(autograder, tmp_path):
+    """sigmoid raises with a lone surrogate and terminal escapes in its message: the grader used to
+    crash writing it (score 0 for everything, an internal error); now only sigmoid's checks fail."""
+    hostile = 'def sigmoid(z):\n    raise ValueError("bad \\ud800 \\x1b]0;pwned\\x07 \\x00\\x0c <b>x</b>")\n\n\ndef _sigmoid(z):'
+    root = student_root(autograder, tmp_path, reference_files(("functional.py", "def sigmoid(z):", hostile)))
+    _, results = run_autograder(root)
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert [t["name"] for t in failed] == [row.id for row in FAST_ROWS if row.item == "functional.sigmoid"]
+    assert all("raised ValueError: bad \ufffd ]0;pwned  <b>x</b>" in t["output"] for t in failed)
+    assert results["score"] == results["max_score"] - sum(t["max_score"] for t in failed)
+
+
 def test_run_autograder_finds_the_kit_in_its_own_folder(autograder, tmp_path):
     """The copy in source/, run from elsewhere with AUTOGRADER_ROOT naming the submission's root."""
     root = tmp_path / "elsewhere"
@@ -214,11 +234,11 @@ def expect_crash_report(results, max_score):
 
 
 def test_a_grader_that_crashes_still_gives_a_results_json(autograder, tmp_path):
-    broken = tmp_path / "broken-python"
+    broken = tmp_path / "broken-grader"
     broken.write_text("#!/bin/sh\necho 'Traceback: the grader blew up' >&2\nexit 1\n")
     broken.chmod(0o755)
     root = student_root(autograder, tmp_path, reference_files())
-    proc, results = run_autograder(root, MNIST_PYTHON=str(broken))
+    proc, results = run_autograder(root, MNIST_GRADER=str(broken))
     expect_crash_report(results, sum(row.points for row in FAST_ROWS))
     assert "exit 1" in results["output"] and "Traceback" not in results["output"]
     assert "the grader blew up" in proc.stderr              # results/stdout keeps the log for instructors
@@ -293,8 +313,8 @@ def as_nobody(*command):
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").is_file(), reason="needs root and /usr/bin/python3")
-def test_full_setup_builds_a_venv_nobody_can_run_and_grades_as_nobody(world_searchable, tmp_path):
-    """setup.sh's real path (a virtual environment with pip from PyPI; apt-get only if something is
+def test_full_setup_builds_a_numpy_only_venv_for_nobody_and_grades_as_nobody(world_searchable, tmp_path):
+    """setup.sh's real path (virtual environments with pip from PyPI; apt-get only if something is
     missing), then grading with student code running as `nobody`, the fallback used in Docker."""
     try:
         pwd.getpwnam("nobody")
@@ -304,19 +324,26 @@ def test_full_setup_builds_a_venv_nobody_can_run_and_grades_as_nobody(world_sear
     assert proc.returncode == 0, proc.stderr
     root = unpack(tmp_path / "autograder.zip", world_searchable / "autograder")
     root.chmod(0o755)
-    venv = world_searchable / "mnist-venv"
+    venv, child_venv = world_searchable / "mnist-venv", world_searchable / "mnist-child-venv"
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "MNIST_VENV": str(venv),
-           "MNIST_SETUP_DATA_FROM": str(ROOT / "data"), "MNIST_FETCH_SOURCES": "local", "MNIST_GRADER_SANDBOX": "user"}
+           "MNIST_CHILD_VENV": str(child_venv), "MNIST_SETUP_DATA_FROM": str(ROOT / "data"),
+           "MNIST_FETCH_SOURCES": "local", "MNIST_GRADER_SANDBOX": "user"}
     setup = run_setup(root, env)
     assert "creating the virtual environment" in setup.stdout
     assert "unprivileged user nobody" in setup.stdout
     assert (root / "source" / ".venv-path").read_text().strip() == str(venv / "bin" / "python")
+    assert (root / "source" / ".child-python-path").read_text().strip() == str(child_venv / "bin" / "python")
 
     for secret in ("solution/functional.py", "grader/rubric.toml", "data/MNIST/raw/t10k-labels-idx1-ubyte"):
         denied = as_nobody("cat", str(root / "source" / secret))
         assert denied.returncode != 0 and "Permission denied" in denied.stderr, secret
-    runs = as_nobody(str(venv / "bin" / "python"), "-I", "-c", "import numpy, tqdm, matplotlib; print('ok')")
-    assert runs.stdout.strip() == "ok", runs.stderr
+    runs = as_nobody(str(child_venv / "bin" / "python"), "-I", "-c", "import numpy; print(numpy.__version__)")
+    assert runs.stdout.strip() == np.__version__, runs.stderr
+    for name in ("torch", "tqdm", "matplotlib"):
+        absent = as_nobody(str(child_venv / "bin" / "python"), "-I", "-c", f"import {name}")
+        assert f"No module named '{name}'" in absent.stderr, (name, absent.stderr)
+    with pytest.raises(PermissionError):                                # the grader's environment: root's only
+        as_nobody(str(venv / "bin" / "python"), "-c", "pass")
 
     for name, text in reference_files().items():
         (root / "submission" / name).write_text(text)

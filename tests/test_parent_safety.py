@@ -1,8 +1,8 @@
 """The grader's own process must stay safe whatever the child does in the folder they share.
 
-Student code can reach child.py's globals by walking up from an exception's frame (the static scan
-flags the plain spelling; these cases spell it with getattr and string sums, as a determined cheat
-would), and from there plant files where the grader (often root) writes inputs or reads answers:
+Student code can reach child.py's globals: it is the child's __main__ module (walking up from an
+exception's frame no longer works: the child's tripwire refuses tb_frame, but the module is in
+sys.modules), and from there plant files where the grader (often root) writes inputs or reads answers:
 - a symlink where the next input goes: the grader must never write through it;
 - a FIFO where the next input goes: the grader must not block on it;
 - a compressed answer that expands to 1.5 GB: the grader must refuse it, not load it.
@@ -14,19 +14,13 @@ import pytest
 import gradertools as gt
 
 WALK = '''
+import warnings as _warnings
+
 
 def _child_globals():
-    """child.py's module globals, found through the frames above this import."""
-    try:
-        raise ZeroDivisionError
-    except ZeroDivisionError as exc:
-        frame = getattr(getattr(exc, "__trace" + "back__"), "tb_" + "frame")
-    while frame is not None:
-        names = getattr(frame, "f_" + "globals")
-        if "BannedImportGuard" in names:
-            return names
-        frame = getattr(frame, "f_" + "back")
-    return None
+    """child.py's module globals: the child runs it as __main__."""
+    names = vars(getattr(_warnings.sys, "mod" + "ules")["__main__"])
+    return names if "Child" in names else None
 
 
 _G = _child_globals()

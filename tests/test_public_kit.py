@@ -29,6 +29,13 @@ def statuses(results):
     return {t["name"]: (t["status"], t["score"]) for t in results["tests"]}
 
 
+def test_the_public_kit_installs_the_mnist_grader_command(kit):
+    from grader.rubric import tomllib
+    project = tomllib.loads((kit / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"mnist-grader": "grader.cli:main"}
+    assert "mnist-grader grade" in (kit / "README.md").read_text()
+
+
 def test_the_public_kit_holds_no_solution_code(kit):
     assert solution_lines_in(kit) == []
     assert sorted(p.name for p in (kit / "solution").iterdir()) == ["data.py"]

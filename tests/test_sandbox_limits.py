@@ -77,54 +77,84 @@ print(json.dumps({**outcome, "peaks": budget.peaks, "cgroups": cgroups, "mode": 
 '''
 
 FORKING = '''
-import os, signal, time
+import os, stat, sys, time
+import _posixsubprocess
 import numpy as np
 
-def fork_bomb():
-    """Fork sleepers until the system says no; returns how many ran at once."""
-    pids = []
-    for _ in range(300):
-        try:
-            pid = os.fork()
-        except OSError:
-            break
-        if pid == 0:
-            time.sleep(60)
-            os._exit(0)
-        pids.append(pid)
+# The child's audit hook refuses os.fork and subprocess: a tripwire, not the sandbox (README). These
+# helpers start fresh interpreters the way it does not see, as a determined submission would.
+
+def _spawn(code, *args, keep_pipes=False):
+    """Start `python -c code args` (this child's Python); keep_pipes: it inherits every pipe of this
+    process, the reply channel to the grader included. Returns its pid."""
+    argv = [sys.executable, "-c", code, *map(str, args)]
+    errors, errors_write = os.pipe()
+    keep = {errors_write}
+    if keep_pipes:
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                if stat.S_ISFIFO(os.fstat(int(name)).st_mode):
+                    keep.add(int(name))
+            except OSError:
+                pass
+    try:
+        pid = _posixsubprocess.fork_exec(argv, [os.fsencode(sys.executable)], True, tuple(sorted(keep)), None, None,
+                                         -1, -1, -1, -1, -1, -1, errors, errors_write, True, False, -1,
+                                         None, None, None, -1, None, False)
+    finally:
+        os.close(errors_write)
+    failure = os.read(errors, 10000)
+    os.close(errors)
+    if failure:
+        raise OSError(failure.decode(errors="replace"))
+    return pid
+
+def _wait(pid):
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+BOMB = """
+import os, signal, sys, time
+pids = []
+for _ in range(300):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        if sys.argv[2] == "detach":
+            os.setsid()
+        time.sleep(120)
+        os._exit(0)
+    pids.append(pid)
+open(sys.argv[1], "w").write(str(len(pids)))
+if sys.argv[2] != "detach":
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    return np.array(len(pids))
+"""
 
-def _fork(work):
-    pid = os.fork()
-    if pid == 0:
-        try:
-            work()
-        finally:
-            os._exit(0)
-    return pid
+def fork_bomb():
+    """A helper forks sleepers until the system says no; returns how many ran at once."""
+    _wait(_spawn(BOMB, "bomb-count", "wait"))
+    return np.array(int(open("bomb-count").read()))
 
-def _hold(megabytes, seconds):
-    def work():
-        block = np.ones(megabytes * 2**20 // 8)
-        time.sleep(seconds)
-    return work
+def leave_a_crowd():
+    """Detached sleepers up to the process limit, left running."""
+    _wait(_spawn(BOMB, "crowd-count", "detach"))
+    return np.array(1)
+
+HOLD = "import sys, time, numpy as np; block = np.ones(int(sys.argv[1]) * 2**20 // 8); time.sleep(float(sys.argv[2]))"
 
 def four_hogs():
     """Four processes touching 480 MB each at the same time; returns how many lived to finish."""
-    pids = [_fork(_hold(480, 3)) for _ in range(4)]
-    finished = 0
-    for pid in pids:
-        _, status = os.waitpid(pid, 0)
-        finished += os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    return np.array(finished)
+    pids = [_spawn(HOLD, 480, 5) for _ in range(4)]
+    return np.array(sum(_wait(pid) for pid in pids))
 
 def biggest_hog():
     """Two helpers hold 300 MB each; then this process itself touches 500 MB."""
-    helpers = [_fork(_hold(300, 30)) for _ in range(2)]
-    time.sleep(1.5)
+    helpers = [_spawn(HOLD, 300, 30) for _ in range(2)]
+    time.sleep(3)
     block = np.ones(500 * 2**20 // 8)
     return np.array(block.size)
 
@@ -147,45 +177,33 @@ def fill_work_folder():
 def fill_tmp():
     return _fill("/tmp")
 
+def die_leaving_a_grandchild():
+    """A helper holding every pipe of this process sleeps on; then this process dies."""
+    _spawn("import time; time.sleep(120)", keep_pipes=True)
+    os._exit(3)
+
+SPIN = \"\"\"
+import time
+end = time.time() + 60
+while time.time() < end:
+    pass
+\"\"\"
+
+def burn_cpu():
+    """Three busy helpers and this process's own busy loop, for at most 60 s of wall time."""
+    helpers = [_spawn(SPIN) for _ in range(3)]
+    end = time.time() + 60
+    while time.time() < end:
+        pass
+    for pid in helpers:
+        _wait(pid)
+    return np.array(1)
+
 def leave_sleepers():
     """Two sleepers in a session of their own, then this process waits too."""
     for _ in range(2):
-        if os.fork() == 0:
-            os.setsid()
-            time.sleep(300)
-            os._exit(0)
+        _spawn("import os, time; os.setsid(); time.sleep(300)")
     time.sleep(300)
-    return np.array(1)
-
-def die_leaving_a_grandchild():
-    """A forked sleeper keeps every pipe of this process open; then this process dies."""
-    if os.fork() == 0:
-        time.sleep(120)
-        os._exit(0)
-    os._exit(3)
-
-def leave_a_crowd():
-    """Detached sleepers up to the process limit, left running."""
-    for _ in range(100):
-        try:
-            if os.fork() == 0:
-                os.setsid()
-                time.sleep(120)
-                os._exit(0)
-        except OSError:
-            break
-    return np.array(1)
-
-def burn_cpu():
-    """Three forked busy loops and this process's own, for at most 20 s of wall time."""
-    def spin():
-        end = time.time() + 20
-        while time.time() < end:
-            pass
-    helpers = [_fork(spin) for _ in range(3)]
-    spin()
-    for pid in helpers:
-        os.waitpid(pid, 0)
     return np.array(1)
 '''
 
@@ -220,9 +238,14 @@ def submission(tmp_path, source=FORKING):
     return folder
 
 
-def environment(mode):
-    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": mode.split("-")[0],
-            "MNIST_GRADER_CGROUPS": "0" if mode.endswith("no-cgroups") else "1"}
+def environment(mode, python):
+    """The grader's environment: in user mode the children's Python is the grader's (tests/
+    test_grader_user_sandbox.py: one any uid can run)."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MNIST_GRADER_SANDBOX": mode.split("-")[0],
+           "MNIST_GRADER_CGROUPS": "0" if mode.endswith("no-cgroups") else "1"}
+    if mode.startswith("user"):
+        env["MNIST_CHILD_PYTHON"] = str(python)
+    return env
 
 
 def needs_cgroups(mode):
@@ -231,7 +254,7 @@ def needs_cgroups(mode):
 
 
 def drive(python, mode, folder, fn, timeout=60.0, tmpdir=None, child_source=None, **limits):
-    env = environment(mode)
+    env = environment(mode, python)
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
     argv = [str(python), "-c", DRIVER, str(folder), fn, json.dumps(limits), str(timeout)]
@@ -320,7 +343,7 @@ def test_files_written_stay_within_the_disk_limit(python, mode, tmp_path, where)
 def test_cpu_time_of_all_processes_is_capped(python, mode, tmp_path):
     needs_cgroups(mode)
     start = time.monotonic()
-    result = drive(python, mode, submission(tmp_path), "burn_cpu", cpu_seconds=3)
+    result = drive(python, mode, submission(tmp_path), "burn_cpu", timeout=120, cpu_seconds=3)
     figure(f"CPU ({mode})", limit_s=3, cpu_seen_s=round(result["peaks"]["cpu_seconds"], 2),
            wall_s=round(time.monotonic() - start, 1))
     assert "Your code used more than 3 s of CPU time in all its processes together" in result.get("error", ""), result
@@ -355,7 +378,7 @@ def test_a_child_that_dies_before_it_is_ready_leaves_nothing(python, mode, tmp_p
 def test_a_grader_killed_mid_call_leaves_nothing_once_the_next_one_starts(python, mode, tmp_path):
     needs_cgroups(mode)
     folder = submission(tmp_path)
-    env = environment(mode)
+    env = environment(mode, python)
     driver = subprocess.Popen([str(python), "-c", DRIVER, str(folder), "leave_sleepers", "{}", "300"], cwd=ROOT,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     token = f"-{driver.pid}-"
@@ -387,6 +410,8 @@ _DAEMON = r"""
 import os, signal, sys, time
 marker, loot = sys.argv[1], sys.argv[2]
 me, mine = os.getpid(), os.getuid()
+with open(loot + ".proof", "a") as out:
+    out.write(f"daemon {me} uid {mine} session {os.getsid(0)} token {'MNIST_GRADER_CHILD' in os.environ}\\n")
 end = time.time() + 90
 while time.time() < end:
     for name in os.listdir("/proc"):
@@ -419,15 +444,28 @@ while time.time() < end:
 """
 
 
+_LAUNCH = r"""
+import os, sys
+os.setsid()
+if os.fork():
+    os._exit(0)
+os.execve("/usr/bin/python3", ["python3", "-c", *sys.argv[1:]], {})
+"""
+
+
 def _detach():
-    """setsid, double fork, execve with an empty environment: out of the child's session, process
-    group and environment token."""
-    if _os.fork():
-        return
-    _os.setsid()
-    if _os.fork():
-        _os._exit(0)
-    _os.execve("/usr/bin/python3", ["python3", "-c", _DAEMON, "MARKER", "LOOT"], {})
+    """A launcher that setsid()s, double-forks and execve()s the daemon with an empty environment: out
+    of the child's session, process group and environment token. Started with fork_exec, which the
+    child's audit hook (a tripwire, not the sandbox) does not see."""
+    import _posixsubprocess
+    errors, errors_write = _os.pipe()
+    try:
+        _posixsubprocess.fork_exec(["/usr/bin/python3", "-c", _LAUNCH, _DAEMON, "MARKER", "LOOT"],
+                                   [b"/usr/bin/python3"], True, (errors_write,), None, [], -1, -1, -1, -1, -1, -1,
+                                   errors, errors_write, True, False, -1, None, None, None, -1, None, False)
+    finally:
+        _os.close(errors_write)
+    _os.close(errors)
 
 
 _HERE = _os.getcwd()
@@ -438,8 +476,11 @@ def _swap_work_folder():
     try:
         _os.rename(_HERE, _HERE + ".moved")
         _os.symlink("TARGET", _HERE)
-    except OSError:
-        pass
+        outcome = "swapped"
+    except OSError as exc:
+        outcome = f"refused: {exc.strerror}"
+    with open("LOOT.proof", "a") as out:
+        out.write(f"swap {outcome}\\n")
 
 
 _sigmoid = sigmoid
@@ -491,17 +532,20 @@ def test_user_mode_batch_one_student_cannot_touch_the_other(batch_python, tmp_pa
         out = tmp_path / "out"
         proc = subprocess.run([str(batch_python), "-m", "grader", "batch", str(submissions), "--out", str(out),
                                "--workers", "2", *[x for item in gt.ACCURACY_ITEMS for x in ("--skip", item)]],
-                              cwd=ROOT, env=environment(mode), capture_output=True, text=True, timeout=600)
+                              cwd=ROOT, env=environment(mode, batch_python), capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
         survivors = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
                      if marker.encode() in _cmdline(pid) and not _zombie(pid)]
         stolen = loot.read_text() if loot.exists() else ""
+        proof = Path(f"{loot}.proof").read_text() if Path(f"{loot}.proof").exists() else ""
         planted = sorted(p.name for p in target.iterdir())
         figure(f"batch ({mode})", honest=f"{rows['honest']['score']}/{rows['honest']['max_score']}",
                attacker=f"{rows['attacker']['score']}/{rows['attacker']['max_score']}",
                attacker_processes_left=len(survivors), loot_lines=len(stolen.splitlines()),
-               files_written_through_symlink=len(planted))
+               files_written_through_symlink=len(planted),
+               attack_ran=f"{proof.count('daemon ')} daemons, {proof.count('swap ')} swaps tried")
+        assert "token False" in proof and "swap" in proof, proof     # the attack ran
         assert float(rows["honest"]["score"]) == float(rows["honest"]["max_score"]) == 112, rows["honest"]
         assert stolen == ""
         assert survivors == []

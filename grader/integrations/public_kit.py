@@ -1,7 +1,8 @@
-"""`python -m grader public-kit --out DIR`: the grader students may have, without the solution.
+"""`mnist-grader public-kit --out DIR`: the grader students may have, without the solution.
 
-Students run the public checks on their own machine (`python -m grader grade . --public`) and in
-their repository's CI. The full kit cannot be handed out: its grader computes expected values with
+Students run the public checks on their own machine (`mnist-grader grade . --public`) and in
+their repository's CI. The kit's pyproject.toml is the full kit's, so `pip install -e` of the kit
+installs the same console script, mnist-grader. The full kit cannot be handed out: its grader computes expected values with
 solution/. The public kit instead carries the reference's answers to exactly the calls the public
 checks make (recorded here by grading the reference with those checks), so the same checks, with
 the same inputs and messages, run there without any solution code.
@@ -21,9 +22,9 @@ PUBLIC_README = """# mnist-from-scratch: public checks
 This is the grader of the MNIST-from-scratch assignment without the reference solution: it runs the
 checks your course marked visible, with the same inputs and messages as the course's grader.
 
-    pip install -e .                                  # in this folder
-    python -m grader grade path/to/your/folder        # the public checks
-    python -m grader grade . --only functional.softmax
+    pip install -e .                                  # in this folder; installs the command mnist-grader
+    mnist-grader grade path/to/your/folder            # the public checks
+    mnist-grader grade . --only functional.softmax    # from inside your folder: one function
 
 The checks not shown here (and the accuracy after training) run when your course grades your submission.
 Fix functional.py first: without the reference solution, this grader cannot lend its own functional.py
@@ -63,18 +64,36 @@ def record_public_answers(rubric):
     return reference.REFERENCE.answers
 
 
+PUBLIC_RUBRIC_HEADER = """\
+# The public kit's rubric, written by `python -m grader public-kit` from the course's rubric: its
+# visible checks, with their points. The others need the reference solution, which this kit does not
+# have, so they are listed under [not_graded]; they run when your course grades your submission.
+# The inputs' salt is 0: the inputs the recorded reference answers are for.
+
+"""
+
+
 def public_rubric_text(rubric_path):
-    """The rubric with only its visible checks (the others cannot run without the solution)."""
-    lines, section = [], None
-    for line in Path(rubric_path).read_text().splitlines():
-        if line.startswith("["):
-            section = line.strip()
-        if section == "[checks]" and line.startswith('"') and 'visibility = "visible"' not in line:
-            continue
-        if section == "[inputs]" and line.split("=")[0].strip() == "salt":
-            line = "salt = 0                # the inputs the recorded answers are for"   # the course's stays secret
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    """The rubric with only its visible checks (the others cannot run without the solution) and salt 0
+    (the course's salt stays secret), read and written as TOML: every row the grader reads as visible
+    gets in, however the TOML spells it (inline or sub-tables, any spacing, no visibility key)."""
+    from grader.rubric import DEFAULT_VISIBILITY, load_rubric, tomllib
+    try:
+        import tomli_w
+    except ModuleNotFoundError:
+        raise GraderError("Building the public kit needs the tomli-w package: pip install tomli-w")
+    load_rubric(rubric_path)                 # a rubric the grader refuses never reaches students
+    data = tomllib.loads(Path(rubric_path).read_text(encoding="utf-8"))
+    checks, hidden = {}, list(data.get("not_graded", {}).get("checks", []))
+    for check_id, entry in data["checks"].items():
+        if entry.get("visibility", DEFAULT_VISIBILITY) == "visible":
+            checks[check_id] = {"points": entry["points"], "visibility": "visible"}
+        else:
+            hidden.append(check_id)
+    data["checks"] = checks
+    data["not_graded"] = {"checks": hidden}
+    data.setdefault("inputs", {})["salt"] = 0
+    return PUBLIC_RUBRIC_HEADER + tomli_w.dumps(data)
 
 
 def build_public_kit(out, rubric_path=None):
@@ -123,4 +142,4 @@ def solution_lines_in(folder):
 
 
 if __name__ == "__main__":
-    sys.exit("use: python -m grader public-kit --out DIR")
+    sys.exit("use: mnist-grader public-kit --out DIR")

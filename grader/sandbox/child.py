@@ -1,25 +1,42 @@
 """The only grader code that runs in the student's process. Small and boring on purpose.
 
-Started by process.py as `python -I child.py WORKDIR SUBMISSION_DIR [FUNCTIONAL_CODE]`. It reads one
+Started by process.py as `python -I child.py WORKDIR SUBMISSION_DIR`. It reads one
 JSON request per line on stdin, runs it (import a student file, call a function, build a model,
 train), writes the answer to WORKDIR/out_<id>.npz (plain arrays plus a JSON `__meta__`, no pickle)
 and then writes one line `<id>` on the reply channel (the original stdout). Whatever the student
 code prints goes to WORKDIR/output.txt instead. It never computes a verdict: the parent does.
 
+When the student's functional.py is broken, the models are graded with the grader's functions in
+its place: no reference code comes here, only a module whose functions ask the grader's process
+(`cb <n>` on the reply channel, arguments in WORKDIR/cb_<n>.npz; the answer in WORKDIR/cbr_<n>.npz,
+announced by a line `cbr <n>` on stdin).
+
 Imports only the standard library and numpy, and takes its own references to every numpy function
 it uses before any student code runs, so monkeypatching numpy cannot change what is sent back.
+No verdict rests on what it measures: the parent times each request's round trip itself.
+
+After numpy is imported, a PEP 578 audit hook (install_tripwire) turns the cheap ways into the
+grader's own code (frames, gc, tracing, ctypes, new processes, subinterpreters) and every import of
+an autodiff library into clear failures, and reports each attempt at once on a pipe to the parent
+(fd MNIST_GRADER_REPORTS), which student code cannot take back. It is a tripwire, not the sandbox:
+code in this process can rewrite this process's memory.
 """
+import _thread
 import importlib.abc
+import io
 import json
-import marshal
+import linecache
 import os
 import sys
 import time
-import traceback
 import types
 import warnings
 
 import numpy as np
+import numpy.fft
+import numpy.lib.stride_tricks
+import numpy.linalg
+import numpy.random
 
 BANNED = frozenset({
     "torch", "torchvision", "torchaudio", "tensorflow", "tf_keras", "keras", "jax", "jaxlib",
@@ -36,7 +53,8 @@ _generic = np.generic
 _asarray = np.asarray
 _array = np.array
 _frombuffer = np.frombuffer
-_shares_memory = np.shares_memory
+_copyto = np.copyto
+_getitem = np.ndarray.__getitem__
 _savez = np.savez
 _load = np.load
 _seterr = np.seterr
@@ -50,32 +68,172 @@ _json_dumps = json.dumps
 _json_loads = json.loads
 _os_replace = os.replace
 _open = open
-_settrace = sys.settrace
+_getline = linecache.getline
 
 
-class BannedImportGuard(importlib.abc.MetaPathFinder):
-    """Makes `import torch` (in any form: plain, aliased, __import__, importlib) fail here."""
+# Audit events the tripwire refuses (besides imports of BANNED and reads of FRAME_ATTRIBUTES), by the
+# kind of attempt the parent is told about. Correct code never raises any of them.
+REFUSED = {
+    "gc.get_objects": "gc", "gc.get_referrers": "gc", "gc.get_referents": "gc",
+    "sys.settrace": "trace", "sys.setprofile": "trace", "sys._current_frames": "frame",
+    "sys._current_exceptions": "frame", "sys.addaudithook": "trace",
+    "cpython.PyInterpreterState_New": "interpreter",
+    "os.system": "process", "os.exec": "process", "os.posix_spawn": "process", "os.spawn": "process",
+    "os.fork": "process", "os.forkpty": "process", "subprocess.Popen": "process", "pty.spawn": "process",
+}
+# Attribute reads that hand out a frame or a code object (PEP 578 audits exactly these, and __code__).
+FRAME_ATTRIBUTES = frozenset({"tb_frame", "f_code", "gi_frame", "gi_code", "cr_frame", "ag_frame"})
+BANNED_IMPORT = "mnist.banned_import"      # the event the import guard raises for the tripwire to report
 
-    def __init__(self, submission_dir):
-        self.submission_dir = submission_dir
-        self.attempts = []
 
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.partition(".")[0] in KIT:
-            raise ImportError(f"No module named {fullname!r}")
-        if fullname.partition(".")[0] in BANNED:
-            self.attempts.append({"module": fullname, "where": student_frames(traceback.extract_stack(), self.submission_dir)})
-            raise ImportError(f"No module named {fullname!r}: {fullname.partition('.')[0]} is not allowed in this "
-                              "assignment (only numpy and harmless standard-library modules)")
-        return None
+def install_tripwire(submission_dir, report_fd):
+    """Install the audit hook; returns traceback_frames(tb), the one way left to read a traceback, and
+    check_modules(), which reports a banned module found in sys.modules (a namespace package made
+    from a masked, empty folder loads no file and raises no event on the way in).
+
+    Everything the hook uses is captured here, in closures: frozensets, the builtins it calls, the
+    report fd, and `owner`, the thread the grader lets through while it reads frames itself. No module
+    global leads to them, so rebinding names in this module or in builtins changes nothing. Call it
+    after numpy and the modules the child needs are imported: their imports call sys._getframe."""
+    banned, kit, refused, frame_attributes = BANNED, KIT, dict(REFUSED), FRAME_ATTRIBUTES
+    guard_event, message = BANNED_IMPORT, banned_message
+    getframe, get_ident, write, fstat, modules = sys._getframe, _thread.get_ident, os.write, os.fstat, sys.modules
+    _str, _len, _isinstance, _type, _list = str, len, isinstance, type, list
+    _ImportError, _RuntimeError, _ValueError, _OSError = ImportError, RuntimeError, ValueError, OSError
+    traceback_type, safe = types.TracebackType, frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+    owner, sent, seen = [None], [0], set()
+    channel = None
+    if report_fd is not None:
+        try:
+            info = fstat(report_fd)
+            channel = (info.st_dev, info.st_ino)
+            os.set_blocking(report_fd, False)
+        except _OSError:
+            report_fd = None
+
+    def student_lines(frame):
+        """"file:line" of the submission's frames from `frame` up, outermost first (owner is set)."""
+        found = []
+        while frame is not None and _len(found) < 8:
+            filename = frame.f_code.co_filename
+            if _isinstance(filename, _str) and filename.rpartition("/")[0] == submission_dir:
+                found.append(filename.rpartition("/")[2] + ":" + _str(frame.f_lineno))
+            frame = frame.f_back
+        return found[::-1]
+
+    def report(kind, what, caller_only=False):
+        """Tell the parent now: one line "kind\twhat\tfile:line,..." on the pipe (at most 64)."""
+        owner[0] = get_ident()
+        try:
+            caller = getframe(2)
+            lines = student_lines(caller.f_back if caller_only else caller)
+            if caller_only:      # only attempts made by the submission's own code (not the stdlib's)
+                filename = caller.f_code.co_filename
+                if not (_isinstance(filename, _str) and filename.rpartition("/")[0] == submission_dir):
+                    return
+                lines.append(filename.rpartition("/")[2] + ":" + _str(caller.f_lineno))
+        finally:
+            owner[0] = None
+        if report_fd is None or sent[0] >= 64:
+            return
+        sent[0] += 1
+        name = "".join([c for c in (what if _isinstance(what, _str) else "?")[:100] if c in safe])
+        try:
+            info = fstat(report_fd)
+            if (info.st_dev, info.st_ino) == channel:        # still our pipe, not a file put in its place
+                write(report_fd, (kind + "\t" + name + "\t" + ",".join(lines) + "\n").encode())
+        except _OSError:
+            pass
+
+    def hook(event, args):
+        if owner[0] is not None and owner[0] == get_ident():
+            return
+        if event == "import" or event == guard_event:
+            name = args[0] if _len(args) and _isinstance(args[0], _str) else ""
+            top = name.partition(".")[0]
+            if top in banned:
+                report("import", name)
+                if event == "import":
+                    raise _ImportError(message(name))
+            elif top in kit and event == "import":
+                raise _ImportError(f"No module named {name!r}")
+        elif event == "open":
+            path = args[0] if _len(args) else None
+            if _isinstance(path, _str):
+                for part in path.split("/"):
+                    if part.partition(".")[0] in banned and part != "":
+                        report("import", part.partition(".")[0])
+                        raise _ImportError(message(part.partition(".")[0]))
+        elif event == "object.__getattr__":
+            if _len(args) > 1 and args[1] in frame_attributes:
+                report("frame", args[1], caller_only=True)
+                raise _RuntimeError(f"reading .{args[1]} is not allowed here: frames and code objects lead to the "
+                                    "grader's own code")
+        elif event == "object.__setattr__":
+            if _len(args) > 1 and args[1] == "__code__":
+                report("frame", "__code__")
+                raise _RuntimeError("replacing a function's __code__ is not allowed here")
+        elif event == "sys._getframe":
+            report("frame", "sys._getframe", caller_only=True)
+            raise _ValueError("call stack is not available here")   # the standard library expects ValueError
+        elif event in refused or event.startswith("ctypes."):
+            report(refused.get(event, "ctypes"), event)
+            raise _RuntimeError(f"{event} is not allowed in this assignment")
+
+    def traceback_frames(tb):
+        """[(filename, line, function)] of a traceback, read with the grader's own permission."""
+        found = []
+        owner[0] = get_ident()
+        try:
+            while _type(tb) is traceback_type and _len(found) < 200:
+                code = tb.tb_frame.f_code
+                found.append((code.co_filename, tb.tb_lineno, code.co_name))
+                tb = tb.tb_next
+        finally:
+            owner[0] = None
+        return found
+
+    def check_modules():
+        for name in _list(modules):
+            top = name.partition(".")[0] if _isinstance(name, _str) else ""
+            if top in banned and top not in seen:
+                seen.add(top)
+                report("import", top)
+
+    sys.addaudithook(hook)
+    return traceback_frames, check_modules
+
+
+def banned_message(name):
+    top = name.partition(".")[0]
+    return (f"No module named {name!r}: {top} is not allowed in this assignment "
+            "(only numpy and harmless standard-library modules)")
+
+
+def import_guard():
+    """A meta-path finder that makes `import torch` fail in any form (importlib.import_module too, which
+    raises no "import" audit event). It reports through an audit event, so it holds nothing that leads
+    to the tripwire's report channel or its permission flag."""
+    banned, kit, audit, message, event = BANNED, KIT, sys.audit, banned_message, BANNED_IMPORT
+
+    class BannedImportGuard(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            top = fullname.partition(".")[0]
+            if top in kit:
+                raise ImportError(f"No module named {fullname!r}")
+            if top in banned:
+                audit(event, fullname)
+                raise ImportError(message(fullname))
+            return None
+    return BannedImportGuard()
 
 
 def student_frames(frames, submission_dir):
     """The frames that belong to the student's files: [file, line, function, code]."""
     keep = []
-    for frame in frames:
-        if os.path.dirname(os.path.abspath(frame.filename)) == submission_dir:
-            keep.append([os.path.basename(frame.filename), frame.lineno, frame.name, (frame.line or "").strip()])
+    for filename, lineno, function in frames:
+        if os.path.dirname(os.path.abspath(filename)) == submission_dir:
+            keep.append([os.path.basename(filename), lineno, function, _getline(filename, lineno).strip()])
     return keep[-6:]
 
 
@@ -91,7 +249,7 @@ class Encoder:
         if isinstance(value, _ndarray):
             if value.dtype.hasobject or value.dtype.fields is not None:
                 return {"kind": "other", "type": f"ndarray of dtype {value.dtype}"}
-            if value.nbytes > 200_000_000:
+            if value.nbytes > 48 * 2**20:       # the grader reads at most 64 MB per answer
                 return {"kind": "other", "type": f"ndarray too large ({value.shape})"}
             base = _array(value, copy=True, subok=False, order="C")
             self.arrays[key] = base
@@ -116,15 +274,30 @@ class Encoder:
         return {"kind": "other", "type": type(value).__name__}
 
 
+LENT_FUNCTIONS = ("sigmoid", "relu", "softmax", "one_hot", "cross_entropy")
+
+
+def lent_module(ask):
+    """A `functional` module whose contract functions are answered by the grader's process."""
+    module = types.ModuleType("functional", "functional.py's contract functions, answered by the grader "
+                              "(your own functional.py is broken, so the models are graded with these).")
+    for name in LENT_FUNCTIONS:
+        def function(*args, _name=name, **kwargs):
+            return ask(_name, args, kwargs)
+        function.__name__ = function.__qualname__ = name
+        setattr(module, name, function)
+    return module
+
+
 class Child:
-    def __init__(self, workdir, submission_dir, functional_code):
+    def __init__(self, workdir, submission_dir, reply, requests, tripwire):
         self.workdir = workdir
         self.submission_dir = submission_dir
-        self.functional_code = functional_code
+        self.reply, self.requests, self.asked = reply, requests, 0
+        self.traceback_frames, self.check_modules = tripwire
         self.modules = {}
         self.objects = {}
-        self.guard = BannedImportGuard(submission_dir)
-        sys.meta_path.insert(0, self.guard)
+        sys.meta_path.insert(0, import_guard())
 
     # ---- one request -------------------------------------------------------------------------
     def handle(self, request):
@@ -137,13 +310,12 @@ class Child:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _seterr(over="warn", invalid="warn", divide="warn", under="ignore")
-            start = _perf_counter()
             try:
                 meta["value"] = encoder.encode(getattr(self, "op_" + request["op"])(request, inputs))
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
                 meta["ok"] = False
                 meta["error"] = self.describe(exc)
-            meta["seconds"] = _perf_counter() - start
+        self.check_modules()
         meta["warnings"] = [
             {"category": w.category.__name__, "message": str(w.message)[:300],
              "where": [os.path.basename(w.filename), w.lineno] if os.path.dirname(os.path.abspath(w.filename)) == self.submission_dir else None}
@@ -152,14 +324,13 @@ class Child:
         if request.get("echo"):
             for name in request["echo"]:
                 encoder.arrays["echo." + name] = _array(inputs[name], copy=True)
-        meta["banned"] = self.guard.attempts[-10:]
         encoder.arrays["__meta__"] = _frombuffer(_json_dumps(meta, default=str).encode(), dtype=np.uint8)
         tmp = os.path.join(self.workdir, f"out_{request['id']}.tmp.npz")
         _savez(tmp, **encoder.arrays)
         _os_replace(tmp, os.path.join(self.workdir, f"out_{request['id']}.npz"))
 
     def describe(self, exc):
-        frames = student_frames(traceback.extract_tb(exc.__traceback__), self.submission_dir)
+        frames = student_frames(self.traceback_frames(exc.__traceback__), self.submission_dir)
         if isinstance(exc, SyntaxError) and exc.filename and os.path.dirname(os.path.abspath(exc.filename)) == self.submission_dir:
             frames.append([os.path.basename(exc.filename), exc.lineno, "<module>", (exc.text or "").strip()])
         try:
@@ -168,6 +339,28 @@ class Child:
             message = "<unprintable exception>"
         return {"type": type(exc).__name__, "message": message, "frames": frames,
                 "not_implemented": isinstance(exc, NotImplementedError)}
+
+    def ask(self, name, args, kwargs):
+        """Call the grader's functional.<name> on arrays; its answer, or its error raised here."""
+        values = {f"a{i}": _asarray(value) for i, value in enumerate(args)}
+        values.update({f"k_{key}": _asarray(value) for key, value in kwargs.items()})
+        if any(value.dtype.kind not in "biuf" for value in values.values()):
+            raise TypeError(f"{name}() takes NumPy arrays of numbers")
+        self.asked += 1
+        n = self.asked
+        values["__fn__"] = _frombuffer(name.encode(), dtype=np.uint8)
+        path = os.path.join(self.workdir, f"cb_{n}.npz")
+        _savez(path + ".tmp.npz", **values)
+        _os_replace(path + ".tmp.npz", path)
+        self.reply.write(f"cb {n}\n")
+        if self.requests.readline().strip() != f"cbr {n}":
+            raise RuntimeError(f"the grader did not answer {name}()")
+        answer = os.path.join(self.workdir, f"cbr_{n}.npz")
+        with _load(answer, allow_pickle=False) as npz:
+            if "error" in npz.files:
+                raise ValueError(npz["error"].tobytes().decode(errors="replace"))
+            result = npz["result"]
+        return result[()] if result.ndim == 0 else result
 
     # ---- resolving names ---------------------------------------------------------------------
     def resolve(self, dotted):
@@ -194,9 +387,7 @@ class Child:
     def op_import(self, request, inputs):
         name = request["module"]
         if name == "functional" and request.get("substitute"):
-            module = types.ModuleType("functional")
-            with _open(self.functional_code, "rb") as f:
-                exec(marshal.loads(f.read()), module.__dict__)
+            module = lent_module(self.ask)
             sys.modules["functional"] = module
         else:
             module = __import__(name)
@@ -210,10 +401,33 @@ class Child:
         else:
             fn = self.resolve(request["fn"])
         result = fn(*args, **kwargs)
-        if request.get("shares_memory_with"):
-            return {"result": result,
-                    "shares_memory": bool(isinstance(result, _ndarray) and _shares_memory(result, inputs[request["shares_memory_with"]]))}
+        if "pick" in request:
+            return self.picked(result, request, inputs)
         return result
+
+    def picked(self, result, request, inputs):
+        """Only result[pick], the positions the parent chose (so a result too large to send, a view of
+        a huge x, stays here), before and after the parent's new values are copied into an input:
+        the parent sees from them whether the result is a view of that input. Judges nothing."""
+        if not isinstance(result, _ndarray):
+            return result
+        answer = {"shape": tuple(int(d) for d in result.shape)}
+        pick = inputs[request["pick"]]
+        if result.ndim != pick.shape[1] or any(int(pick[:, k].min()) < 0 or int(pick[:, k].max()) >= result.shape[k]
+                                               for k in range(result.ndim)):
+            return answer
+        index = tuple(pick[:, k] for k in range(result.ndim))
+        if request.get("full"):
+            answer["full"] = _array(result, copy=True, subok=False)
+        answer["before"] = _array(_getitem(result, index), copy=True, subok=False)
+        if "overwrite" in request:
+            target, source = request["overwrite"]
+            try:
+                _copyto(inputs[target], inputs[source])
+            except (TypeError, ValueError):         # the student made the input read-only
+                return answer
+            answer["after"] = _array(_getitem(result, index), copy=True, subok=False)
+        return answer
 
     def op_new(self, request, inputs):
         cls = self.resolve(request["cls"])
@@ -246,83 +460,49 @@ class Child:
     def op_get_params(self, request, inputs):
         return getattr(self.objects[request["obj"]], "params", None)
 
-    def op_time(self, request, inputs):
-        args, kwargs = self.arguments(request, inputs)
-        fn = self.resolve(request["fn"])
-        best = float("inf")
-        for _ in range(request.get("repeat", 3)):
-            start = _perf_counter()
-            fn(*args, **kwargs)
-            best = min(best, _perf_counter() - start)
-            if _perf_counter() - start > request.get("give_up_after", 5.0):
-                break
-        return best
+    def op_train_data(self, request, inputs):
+        """Keep the training set (uint8 images, labels as the grader relabelled them) for train_steps."""
+        self.training = (inputs["images"], inputs["labels"], tuple(request["input_shape"]),
+                         float(request["mean"]), float(request["std"]))
+        return None
 
-    def op_count_lines(self, request, inputs):
-        """How many lines of the student's files one call executes (Python loops show up here)."""
-        args, kwargs = self.arguments(request, inputs)
-        fn = self.resolve(request["fn"])
-        count = [0]
-        submission_dir, known = self.submission_dir, {}
+    def op_train_steps(self, request, inputs):
+        """The grader's own SGD loop on the batches it picked: forward, backward, step for each batch
+        (index[ends[i-1]:ends[i]]); returns each batch's loss and the params after the last step. The
+        test images never come here: the grader scores the params in its own process."""
+        model = self.objects[request["obj"]]
+        X, y, shape, mean, std = self.training
+        index, ends = inputs["index"], inputs["ends"]
+        eye, lr, losses, begin = _eye(10), float(request["lr"]), [], 0
+        for end in ends:
+            batch = index[begin:end]
+            begin = end
+            Xb = ((X[batch] / 255.0 - mean) / std).reshape((len(batch),) + shape)
+            targets = eye[y[batch]]
+            probs = _asarray(model.forward(Xb), dtype=float)
+            # the loss is read before backward and step, which may reuse forward's arrays in place
+            loss = float(-(targets * _log(_clip(probs, 1e-12, 1 - 1e-12))).sum() / len(batch))
+            if loss != loss:      # NaN
+                raise FloatingPointError(f"the training loss became NaN after {len(losses)} steps of this chunk")
+            losses.append(loss)
+            model.step(model.backward(targets), lr)
+        return {"losses": _array(losses), "params": getattr(model, "params", None)}
 
-        def local(frame, event, arg):
-            if event == "line":
-                count[0] += 1
-            return local
 
-        def calls(frame, event, arg):
-            code = frame.f_code
-            if code not in known:
-                known[code] = os.path.dirname(os.path.abspath(code.co_filename)) == submission_dir
-            return local if known[code] else None
-
-        _settrace(calls)
-        try:
-            fn(*args, **kwargs)
-        finally:
-            _settrace(None)
-        return count[0]
-
-    def op_train(self, request, inputs):
-        """The grader's own SGD loop around the student's model; returns test probabilities."""
-        cls = self.resolve(request["cls"])
-        model = cls(**request.get("kwargs", {}))
-        shape = tuple(request["input_shape"])
-        X = inputs["train_images"]
-        y = inputs["train_labels"]
-        test = inputs["test_images"]
-        eye = _eye(10)
-        rng = _default_rng(request["seed"])
-        batch, lr = request["batch_size"], request["lr"]
-        losses, seconds = [], []
-        for epoch in range(request["epochs"]):
-            start = _perf_counter()
-            order = rng.permutation(len(X))
-            total, batches = 0.0, 0
-            for begin in range(0, len(X), batch):
-                index = order[begin:begin + batch]
-                Xb = ((X[index] / 255.0 - 0.1307) / 0.3081).reshape((len(index),) + shape)
-                targets = eye[y[index]]
-                probs = _asarray(model.forward(Xb), dtype=float)
-                # the loss is read before backward and step, which may reuse forward's arrays in place
-                total += float(-(targets * _log(_clip(probs, 1e-12, 1 - 1e-12))).sum() / len(index))
-                model.step(model.backward(targets), lr)
-                batches += 1
-                if total != total:      # NaN
-                    raise FloatingPointError(f"the training loss became NaN in epoch {epoch + 1}, batch {batches}")
-            losses.append(total / batches)
-            seconds.append(_perf_counter() - start)
-        outputs = []
-        for begin in range(0, len(test), 1000):
-            chunk = ((test[begin:begin + 1000] / 255.0 - 0.1307) / 0.3081).reshape((-1,) + shape)
-            outputs.append(_array(model.forward(chunk), dtype=float))
-        return {"test_probs": np.concatenate(outputs), "epoch_loss": _array(losses), "epoch_seconds": _array(seconds),
-                "params": getattr(model, "params", None)}
+def warm_up():
+    """Run once what the child itself needs, so modules numpy imports lazily are in before the tripwire."""
+    buffer = io.BytesIO()
+    _savez(buffer, a=np.zeros(2))
+    buffer.seek(0)
+    with _load(buffer, allow_pickle=False) as npz:
+        npz["a"]
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        np.einsum("ij,jk->ik", np.ones((2, 2)), np.ones((2, 2)), optimize=True)
 
 
 def main():
     workdir, submission_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    functional_code = sys.argv[3] if len(sys.argv) > 3 else None
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     log = os.open(os.path.join(workdir, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
@@ -334,7 +514,10 @@ def main():
     sys.dont_write_bytecode = True
     sys.path.insert(0, submission_dir)
     os.chdir(workdir)
-    child = Child(workdir, submission_dir, functional_code)
+    warm_up()
+    report_fd = os.environ.get("MNIST_GRADER_REPORTS")
+    tripwire = install_tripwire(submission_dir, int(report_fd) if report_fd and report_fd.isdigit() else None)
+    child = Child(workdir, submission_dir, reply, requests, tripwire)
     reply.write("ready\n")
     for line in requests:
         request = _json_loads(line)

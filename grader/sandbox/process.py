@@ -4,7 +4,7 @@ Sandboxes, strongest first:
 - "bwrap": bubblewrap with every namespace unshared (no network), a file system holding only
   Python, its libraries, the submission (read-only), a fresh work folder and a size-capped /tmp;
 - "user": the grader is root but user namespaces are blocked (common in Docker): every child runs
-  under a uid of its own (Identity), so no child can see, signal or read another, and everything
+  under a uid of its own (identity.py), so no child can see, signal or read another, and everything
   that uid started is killed when the child is done, whatever session or environment it gave itself;
 - "none": neither is possible (a student's laptop running the public checks); grading still works
   and the report says it ran unsandboxed.
@@ -15,9 +15,14 @@ submission's groups, sets its rlimits, and only then becomes the child, so none 
 code runs unconfined.
 
 The folders: a root-owned folder per child (0710, group: the child's gid in user mode) holding
-child.py, the submission and functional.bin read-only, and `work`, the one folder the child may
-write. The grader touches `work` only through a folder handle (dir_fd, O_NOFOLLOW, O_EXCL), so
-nothing the child renames or links there can redirect the grader's reads or writes.
+child.py and the submission read-only, and `work`, the one folder the child may write. The grader
+touches `work` only through a folder handle (dir_fd, O_NOFOLLOW, O_EXCL), so nothing the child
+renames or links there can redirect the grader's reads or writes.
+
+In every mode the child runs its own Python (child_python()): an environment holding numpy, the
+grader's exact version of it, and nothing else, so torch and the other banned packages are absent
+rather than refused: no name and no file path leads to them. The bubblewrap sandbox mounts only that
+environment and its base Python, never the grader's.
 """
 import json
 import math
@@ -29,21 +34,24 @@ import signal
 import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from grader.errors import GraderError
+from grader.sandbox.child import BANNED
 from grader.sandbox.identity import Identity
 from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
                                    exceeded_processes, shared_bytes, tree_bytes)
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
+CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 MASKED_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib")
 
 
@@ -53,8 +61,9 @@ def sandbox_mode():
     forced = os.environ.get("MNIST_GRADER_SANDBOX")
     if forced in ("bwrap", "user", "none"):
         return forced
+    python = child_python().executable
     if shutil.which("bwrap"):
-        trial = subprocess.run(["bwrap", *bwrap_mounts(), "--", sys.executable, "-I", "-c", "import numpy"],
+        trial = subprocess.run(["bwrap", *bwrap_mounts(), "--", python, "-I", "-c", "import numpy"],
                                capture_output=True, timeout=60)
         if trial.returncode == 0:
             return "bwrap"
@@ -64,15 +73,82 @@ def sandbox_mode():
         except OSError:
             return "none"
         try:
-            trial = subprocess.run([sys.executable, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
+            trial = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
                                    cwd="/", user=identity.uid, group=identity.uid, extra_groups=[])
             if trial.returncode == 0:
                 return "user"
-        except (OSError, subprocess.SubprocessError):     # that Python is not readable by other users
+        except (OSError, subprocess.SubprocessError):  # other users cannot reach it (a 0700 home above it)
             pass
         finally:
             identity.release()
     return "none"
+
+
+@dataclass(frozen=True)
+class ChildPython:
+    """The interpreter that runs student code, as it described itself (see PROBE)."""
+    executable: str             # its folder resolved, so the same path works inside bubblewrap
+    origin: str                 # "MNIST_CHILD_PYTHON", ".venv-child" or "grader" (the grader's own)
+    prefix: str
+    base_prefix: str
+    numpy_version: str
+    numpy_dir: str
+    sites: tuple                # its site-packages folders on sys.path
+    unused_sites: tuple         # its base installation's site-packages, which a venv does not use
+    importable: tuple           # banned packages it finds by name (only the grader's own may)
+
+
+# Run once in the child's interpreter (python -I -c PROBE BANNED,...): where it lives, which numpy it
+# has, and which banned package it would find.
+PROBE = r"""
+import importlib.util, json, site, sys
+import numpy
+sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+unused = [p for p in site.getsitepackages([sys.base_prefix]) if p not in sys.path] if sys.prefix != sys.base_prefix else []
+print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "numpy_version": numpy.__version__,
+                  "numpy_dir": numpy.__path__[0], "sites": sites, "unused_sites": unused,
+                  "importable": [name for name in sys.argv[1].split(",") if importlib.util.find_spec(name)]}))
+"""
+
+
+@lru_cache(maxsize=None)
+def child_python():
+    """The Python for student code: $MNIST_CHILD_PYTHON, else the kit's .venv-child (scripts/setup.sh),
+    else the grader's own interpreter (the public kit on a student's laptop has no setup; the report
+    says so). Checked once: numpy at the grader's exact version (answers must match the reference's
+    bit for bit) and, unless it is the grader's own, no banned package importable."""
+    named = os.environ.get("MNIST_CHILD_PYTHON")
+    if named:
+        path, origin = Path(named), "MNIST_CHILD_PYTHON"
+    elif (CHILD_VENV / "bin" / "python").exists():
+        path, origin = CHILD_VENV / "bin" / "python", ".venv-child"
+    else:
+        path, origin = Path(sys.executable), "grader"
+    where = f"{path} (MNIST_CHILD_PYTHON)" if origin == "MNIST_CHILD_PYTHON" else str(path)
+    fix = {"MNIST_CHILD_PYTHON": f"Point MNIST_CHILD_PYTHON at a Python whose environment holds numpy=="
+                                 f"{np.__version__} and nothing else, or unset it.",
+           ".venv-child": f"Make it again: rm -rf {CHILD_VENV} && bash scripts/setup.sh",
+           "grader": "Run `bash scripts/setup.sh`: it makes .venv-child, a Python holding only numpy."}[origin]
+    executable = str(path.parent.resolve() / path.name)
+    try:
+        probe = subprocess.run([executable, "-I", "-c", PROBE, ",".join(sorted(BANNED))], capture_output=True,
+                               text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        info = json.loads(probe.stdout) if probe.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        probe, info = exc, None
+    if info is None:
+        said = getattr(probe, "stderr", None) or str(probe)
+        raise GraderError(f"The Python for student code, {where}, does not run or cannot import numpy "
+                          f"({said.strip().splitlines()[-1] if said.strip() else 'no output'}). {fix}")
+    if info["numpy_version"] != np.__version__:
+        raise GraderError(f"The Python for student code, {where}, has numpy {info['numpy_version']} but the grader "
+                          f"has numpy {np.__version__}: the answers of student code must match the reference's "
+                          f"bit for bit. {fix}")
+    if info["importable"] and origin != "grader":
+        raise GraderError(f"The Python for student code, {where}, can import {', '.join(info['importable'])}: "
+                          f"student code must run where banned packages are absent. {fix}")
+    return ChildPython(executable, origin, info["prefix"], info["base_prefix"], info["numpy_version"],
+                       info["numpy_dir"], tuple(info["sites"]), tuple(info["unused_sites"]), tuple(info["importable"]))
 
 
 def exposed_to_others(paths):
@@ -89,21 +165,30 @@ def exposed_to_others(paths):
 
 
 def sandbox_warnings():
-    """Sentences for the report when the sandbox in use leaves something a submission could read."""
+    """Sentences for the report when the sandbox in use leaves something a submission could read, or
+    student code ran with the grader's own Python."""
+    notes = []
+    child = child_python()
+    if child.origin == "grader":
+        notes.append("Student code ran with the grader's own Python, not a separate environment holding only numpy "
+                     "(none was set up: scripts/setup.sh makes one, or set MNIST_CHILD_PYTHON)"
+                     + (f"; {', '.join(child.importable)} {'is' if len(child.importable) == 1 else 'are'} installed "
+                        "there, so only the import guard kept them out." if child.importable else "."))
     if sandbox_mode() != "user":
-        return []
+        return notes
     exposed = exposed_to_others([KIT_ROOT / "solution", KIT_ROOT / "grader", KIT_ROOT / "data",
                                  os.environ.get("MNIST_ROOT", KIT_ROOT / "data")])
     if not exposed:
-        return []
-    return [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged users running student code; "
+        return notes
+    return notes + [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged users running student code; "
             f"a submission could read the reference or the test labels. Fix: chmod -R o-rwx {KIT_ROOT}"]
 
 
 def python_roots():
-    """Folders the child's Python needs: the interpreter's prefix, the venv, numpy's site-packages."""
-    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-             Path(np.__file__).resolve().parent.parent, Path(sys.executable).resolve().parent.parent}
+    """Folders the child's Python needs: its environment, its base installation, numpy's folder."""
+    child = child_python()
+    roots = {Path(child.prefix).resolve(), Path(child.base_prefix).resolve(), Path(child.numpy_dir).resolve().parent,
+             Path(child.executable).resolve().parent.parent}
     return sorted({r for r in roots if not any(r != o and o in r.parents for o in roots)})
 
 
@@ -111,23 +196,29 @@ def bwrap_mounts(tmp_bytes=None):
     size = ["--size", str(tmp_bytes)] if tmp_bytes else []
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp"]
+    system = []
     for top in ("usr", "bin", "lib", "lib64", "lib32", "sbin"):
         path = Path("/") / top
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
+            system.append(path)
     roots = python_roots()
     for root in roots:
-        if not any(root == p or p in root.parents for p in (Path("/usr"), Path("/bin"), Path("/lib"))):
+        if not any(root == p or p in root.parents for p in system):
             args += ["--ro-bind", str(root), str(root)]
-    # Nothing of the kit (reference, grader, MNIST) and no autodiff library inside the box.
-    hide = [KIT_ROOT]
-    for site in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
-        hide += [Path(site) / name for name in MASKED_PACKAGES]
-    for path in hide:
-        if path.is_dir() and any(r == path or r in path.parents for r in roots):
+    # Nothing of the kit (reference, grader, MNIST), none of the base Python's own packages (a venv
+    # does not use them) and, when the child runs the grader's own Python, no autodiff library.
+    child = child_python()
+    hide = [KIT_ROOT, *map(Path, child.unused_sites)]
+    hide += [Path(site) / name for site in child.sites for name in MASKED_PACKAGES]
+    hidden = []
+    for path in sorted({p.resolve() for p in hide}):
+        if (path.is_dir() and any(r == path or r in path.parents for r in roots + system)
+                and not any(h in path.parents for h in hidden)):
             args += ["--tmpfs", str(path)]
+            hidden.append(path)
     return args
 
 
@@ -153,6 +244,10 @@ class ChildDied(Exception):
     """The child stopped. str(): what it exceeded ("used more than 1 GiB of memory ..."), or empty."""
 
 
+class CallbackRefused(Exception):
+    """The grader will not answer the child's question; the message is raised in the child."""
+
+
 class ChildTimeout(Exception):
     pass
 
@@ -160,8 +255,9 @@ class ChildTimeout(Exception):
 class ChildProcess:
     """One child interpreter running grader/sandbox/child.py on a submission folder."""
 
-    def __init__(self, submission_dir, limits=Limits(), functional_code=None, trusted=False):
+    def __init__(self, submission_dir, limits=Limits(), callback=None, trusted=False):
         self.limits = limits
+        self.callback = callback     # answers the child's `cb <n>` questions: (name, arrays) -> array
         # trusted: the reference solution (timed against the student's code). It runs outside the
         # sandbox, as the grader's own user, out of the submission's groups and uids.
         self.mode = "none" if trusted else sandbox_mode()
@@ -169,6 +265,7 @@ class ChildProcess:
         self.counter = 0
         self.proc = self.pidfd = self.group = self.identity = self.folder = None
         self.base_fd = self.work_fd = None
+        self.reports = None          # read end of the pipe on which the child's tripwire reports attempts
         self.exceeded = None         # set by the Budget's watcher when it stops this child
         self.closed = False
         self.budget, self.owns_budget = (None if trusted else limits.budget), False
@@ -177,20 +274,18 @@ class ChildProcess:
                 self.budget, self.owns_budget = Budget(limits), True
             if self.mode == "user":
                 self.identity = Identity.claim()
-            self._make_folder(submission_dir, functional_code)
+            self._make_folder(submission_dir)
             self._start()
         except BaseException:
             self.close()
             raise
 
     # ---- the folder ----
-    def _make_folder(self, submission_dir, functional_code):
+    def _make_folder(self, submission_dir):
         self.folder = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
         self.base_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         shutil.copy(CHILD_SOURCE, self.folder / "child.py")
         shutil.copytree(submission_dir, self.folder / "submission")
-        if functional_code is not None:
-            (self.folder / "functional.bin").write_bytes(functional_code)
         os.mkdir("work", 0o700, dir_fd=self.base_fd)
         self.work_fd = os.open("work", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.base_fd)
         if self.identity is not None:
@@ -211,16 +306,15 @@ class ChildProcess:
     # ---- the command ----
     def _command(self):
         box = "/box" if self.mode == "bwrap" else str(self.folder)
-        argv = [sys.executable, "-I", f"{box}/child.py", f"{box}/work", f"{box}/submission"]
-        if (self.folder / "functional.bin").exists():
-            argv.append(f"{box}/functional.bin")
+        python = child_python().executable
+        argv = [python, "-I", f"{box}/child.py", f"{box}/work", f"{box}/submission"]
         if self.mode == "bwrap":
             argv = [shutil.which("bwrap"), *bwrap_mounts(self.limits.disk_bytes),
                     "--ro-bind", str(self.folder), "/box", "--bind", str(self.folder / "work"), "/box/work",
                     "--chdir", "/box/work", "--", *argv]
         # bubblewrap forbids new privileges itself (and may need them: a setuid bwrap)
         privileges = "keep" if self.mode == "bwrap" else "no-new-privs"
-        return [sys.executable, "-I", "-S", "-c", GATE, json.dumps(self._rlimits()), privileges, *argv]
+        return [python, "-I", "-S", "-c", GATE, json.dumps(self._rlimits()), privileges, *argv]
 
     def _rlimits(self):
         limits = self.limits
@@ -231,10 +325,11 @@ class ChildProcess:
             rlimits["RLIMIT_NPROC"] = [limits.processes] * 2
         return rlimits
 
-    def _env(self):
+    def _env(self, report_fd):
         threads = str(self.limits.threads)
         work = "/box/work" if self.mode == "bwrap" else str(self.folder / "work")
         env = {"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token,
+               "MNIST_GRADER_REPORTS": str(report_fd),
                "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                "VECLIB_MAXIMUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads}
         if self.mode != "bwrap":        # bubblewrap's /tmp is private already
@@ -248,9 +343,15 @@ class ChildProcess:
         user = {}
         if self.identity is not None:
             user = dict(user=self.identity.uid, group=self.identity.uid, extra_groups=[])
-        self.proc = subprocess.Popen(
-            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self.folder / "work", env=self._env(), start_new_session=True, **user)
+        self.reports, report_write = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=self.folder / "work", env=self._env(report_write), start_new_session=True,
+                pass_fds=(report_write,), **user)
+        finally:
+            os.close(report_write)
+        os.set_blocking(self.reports, False)
         if hasattr(os, "pidfd_open"):
             self.pidfd = os.pidfd_open(self.proc.pid)
         try:
@@ -329,26 +430,57 @@ class ChildProcess:
             raise ChildDied(self._reason())
         deadline = time.monotonic() + timeout
         try:
-            while self._read_line(max(0.0, deadline - time.monotonic())) != str(rid):
-                pass
+            while True:
+                line = self._read_line(max(0.0, deadline - time.monotonic()))
+                if line == str(rid):
+                    break
+                if line.startswith("cb ") and line[3:].isdigit() and self.callback is not None:
+                    self._answer_callback(int(line[3:]))
         except (ChildTimeout, ChildDied):
             self.kill()
             raise
         return self._answer(rid)
 
-    def _answer(self, rid):
-        name = f"out_{rid}.npz"
+    def _answer_callback(self, n):
+        """Answer the child's question cb_<n>.npz: a function name and its arguments, answered by
+        self.callback with an array (or an error message the child raises). Arrays only, both ways."""
+        question = f"cb_{n}.npz"
         try:
-            arrays = read_answer(self.work_fd, name)
-            meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+            arrays = read_answer(self.work_fd, question)
+            name = arrays.pop("__fn__").tobytes().decode()
+            answer = {"result": np.asarray(self.callback(name, arrays))}
+        except CallbackRefused as refusal:
+            answer = {"error": np.frombuffer(str(refusal).encode(), dtype=np.uint8)}
         except Exception:
+            self.kill()
             raise ChildDied()
         finally:
-            for done in (name, f"in_{rid}.npz"):   # tmpfs files stay charged to the child until deleted
-                try:
-                    os.unlink(done, dir_fd=self.work_fd)
-                except OSError:
-                    pass
+            unlink_quietly(self.work_fd, question)
+        path = f"cbr_{n}.npz"
+        try:
+            unlink_quietly(self.work_fd, path)
+            write_new_file(self.work_fd, path, lambda f: np.savez(f, **answer))
+            self.proc.stdin.write(f"cbr {n}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.kill()
+            raise ChildDied()
+
+    def _answer(self, rid):
+        path = f"out_{rid}.npz"
+        try:
+            arrays = read_answer(self.work_fd, path)
+            meta = arrays.pop("__meta__")
+            if meta.dtype != np.uint8 or meta.size > META_BYTES:
+                raise ValueError("not the description the child writes")
+            meta = json.loads(meta.tobytes().decode())
+            if not isinstance(meta, dict):
+                raise ValueError("not the description the child writes")
+        except Exception:
+            raise ChildDied()
+        finally:                        # tmpfs files stay charged to the child until deleted
+            unlink_quietly(self.work_fd, path)
+            unlink_quietly(self.work_fd, f"in_{rid}.npz")
         if meta.get("id") != rid:
             raise ChildDied()
         return meta, arrays
@@ -404,10 +536,10 @@ class ChildProcess:
             if self.group is not None:
                 self.group.remove()
         finally:
-            for fd in (self.work_fd, self.base_fd, self.pidfd):
+            for fd in (self.work_fd, self.base_fd, self.pidfd, self.reports):
                 if fd is not None:
                     os.close(fd)
-            self.work_fd = self.base_fd = self.pidfd = None
+            self.work_fd = self.base_fd = self.pidfd = self.reports = None
             if self.folder is not None:
                 shutil.rmtree(self.folder, ignore_errors=True)
             if self.identity is not None:
@@ -425,7 +557,9 @@ class ChildProcess:
         return total
 
 
-ANSWER_BYTES = 400 * 2**20          # the largest answer file the child may write
+ANSWER_BYTES = 64 * 2**20           # the largest answer file the child may write (checks need < 10 MB)
+ANSWER_MEMBERS = 200                # arrays in one answer (the Encoder writes at most 65, plus echoes)
+META_BYTES = 2**20                  # the JSON description of an answer
 
 
 def write_new_file(folder_fd, name, write):
@@ -438,9 +572,17 @@ def write_new_file(folder_fd, name, write):
         write(file)
 
 
+def unlink_quietly(folder_fd, name):
+    try:
+        os.unlink(name, dir_fd=folder_fd)
+    except OSError:
+        pass
+
+
 def read_answer(folder_fd, name):
-    """The arrays of an answer file the child wrote, read as untrusted: a regular file (not a symlink,
-    a FIFO or a device), at most ANSWER_BYTES, an uncompressed zip (so nothing expands in memory)."""
+    """The arrays of file `name` the child wrote in the folder open as folder_fd, read as untrusted: a
+    regular file (not a symlink, a FIFO or a device), at most ANSWER_BYTES, an uncompressed zip (so
+    nothing expands in memory)."""
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
@@ -448,9 +590,18 @@ def read_answer(folder_fd, name):
             raise ValueError("not a regular file of a sane size")
         with np.load(file, allow_pickle=False) as npz:
             members = npz.zip.infolist()         # checked before any member is read
-            if (len(members) > 10_000 or any(m.compress_type != zipfile.ZIP_STORED for m in members)
+            if (len(members) > ANSWER_MEMBERS or any(m.compress_type != zipfile.ZIP_STORED for m in members)
                     or sum(m.file_size for m in members) > ANSWER_BYTES):
                 raise ValueError("not what np.savez writes")
+            for member in members:               # a header may not promise more data than the member holds
+                with npz.zip.open(member) as stream:
+                    version = np.lib.format.read_magic(stream)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError("not what np.savez writes")
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(stream)
+                if dtype.hasobject or int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size:
+                    raise ValueError("an array larger than its data")
             return {name: npz[name] for name in npz.files}
 
 

@@ -1,0 +1,72 @@
+"""Child answers have a fixed format: the grader reads only what it asked for, within caps, and its
+own memory stays bounded whatever the child sends.
+
+Student code can rewrite anything in the child's process, the child's own writer included. Each
+case below is an mlp.py that, at import, replaces the child's answer writer (its module globals, as
+child.py's `_savez` / `_json_dumps`) with one that sends something hostile. The grader must score
+the mlp checks 0 with a message, finish, and stay under 500 MB (before issue 9 the first case made
+it grow to 5.6 GB and run for minutes)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import gradertools as gt
+
+PATCH = "import sys as _sys\n_child = _sys.modules['__main__']\n"
+CASES = {
+    # a description holding millions of empty lists
+    "huge_description": PATCH + (
+        "_dumps = _child._json_dumps\n"
+        "_child._json_dumps = lambda meta, default=None: _dumps(dict(meta, extra=[[]] * 20_000_000), default=default)\n"),
+    # a description nested a million levels deep
+    "deep_description": PATCH + (
+        "_child._json_dumps = lambda meta, default=None: '[' * 1_000_000 + ']' * 1_000_000\n"),
+    # an array whose header promises 10**12 floats, in a 100-byte member
+    "lying_array_header": PATCH + (
+        "import zipfile as _zip\n"
+        "def _savez(path, **arrays):\n"
+        "    with _zip.ZipFile(path, 'w') as z:\n"
+        "        for name in arrays:\n"
+        "            z.writestr(name + '.npy', b\"\\x93NUMPY\\x01\\x00v\\x00{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }\" + b' ' * 51 + b'\\n' + b'\\0' * 64)\n"
+        "_child._savez = _savez\n"),
+    # ten thousand little arrays
+    "many_arrays": PATCH + (
+        "import numpy as _np\n"
+        "_real = _child._savez\n"
+        "_child._savez = lambda path, **arrays: _real(path, **arrays, **{f'x{i}': _np.zeros(1) for i in range(10_000)})\n"),
+}
+
+PEAK = ("import resource, sys, atexit\n"
+        "atexit.register(lambda: print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+        "from grader.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+
+
+def grade_measured(folder, out):
+    """Run the grader in a process of its own; returns (exit code, results, its peak RSS in MB)."""
+    proc = subprocess.run([sys.executable, "-c", PEAK, "grade", str(folder), "--json", str(out), "--only", "mlp.forward"],
+                          cwd=gt.ROOT, capture_output=True, text=True, timeout=600)
+    peak = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KB")]
+    assert peak, proc.stderr[-3000:]
+    return proc.returncode, json.loads(out.read_text()), peak[0] / 1024
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_answers_cost_their_checks_and_no_grader_memory(case, tmp_path):
+    folder = gt.copy_submission(gt.SOLUTION, tmp_path / "submission")
+    mlp = folder / "mlp.py"
+    mlp.write_text(mlp.read_text().replace("import numpy as np\n", "import numpy as np\n" + CASES[case], 1))
+    code, results, peak_mb = grade_measured(folder, tmp_path / "results.json")
+    assert code == 0
+    assert results["score"] == 0, [(t["name"], t["output"]) for t in results["tests"]]
+    assert all(t["output"] for t in results["tests"])
+    assert peak_mb < 500, f"the grader itself peaked at {peak_mb:.0f} MB"
+
+
+def test_the_reference_is_graded_within_the_memory_bound(tmp_path):
+    folder = gt.copy_submission(gt.SOLUTION, tmp_path / "submission")
+    code, results, peak_mb = grade_measured(folder, tmp_path / "results.json")
+    assert code == 0 and results["score"] == results["max_score"] > 0
+    assert peak_mb < 500

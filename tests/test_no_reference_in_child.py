@@ -1,0 +1,48 @@
+"""No reference code enters the student's process in any form. When functional.py is broken, the
+models are graded with the grader's functions, answered from the grader's process (grader/lent.py):
+the child gets arrays back, never source, bytecode, a file or an object holding the reference.
+
+The probe below is an mlp.py that, at import, searches everything the child can reach for the
+reference's sigmoid (it is the only code in the kit that calls np.tanh): files in its working
+folder, the `functional` module it is given and the code objects there. Before issue 9 the
+reference's functional.py was compiled into the child's folder (functional.bin) and executed there,
+so the probe found it and mlp.py would not import (mlp.* scored 0)."""
+import gradertools as gt
+
+PROBE = '''import os as _os, sys as _sys
+def _reference_leaks():
+    found = []
+    for top, folders, files in _os.walk(_os.getcwd()):
+        folders[:] = [f for f in folders if f != "submission"]
+        for name in files:
+            try:
+                with open(_os.path.join(top, name), "rb") as f:
+                    if b"tanh" in f.read():
+                        found.append(name)
+            except OSError:
+                pass
+    module = _sys.modules.get("functional")
+    for value in vars(module).values() if module else ():
+        code = getattr(value, "__code__", None)
+        if code is not None and ("tanh" in code.co_names or any("tanh" in str(c) for c in code.co_consts)):
+            found.append("functional." + getattr(value, "__name__", "?"))
+    return found
+if _reference_leaks():
+    raise RuntimeError("the reference is reachable: " + ", ".join(_reference_leaks()))
+'''
+
+
+def test_a_broken_functional_is_lent_as_answers_not_code(tmp_path):
+    folder = gt.copy_submission(gt.SOLUTION, tmp_path / "submission")
+    (folder / "functional.py").write_text("def sigmoid(z):\n    return z +\n")        # does not parse
+    mlp = (folder / "mlp.py").read_text()
+    (folder / "mlp.py").write_text(mlp.replace("from functional import sigmoid, softmax\n",
+                                               "from functional import sigmoid, softmax\n" + PROBE, 1))
+    run = gt.run_grader(folder, tmp_path / "results.json", only=("mlp.forward", "mlp.backward", "functional.sigmoid"))
+    assert run.returncode == 0, gt.describe(run)
+    scores = {t["name"]: (t["score"], t["max_score"], t["output"]) for t in run.results["tests"]}
+    for name, (score, max_score, output) in scores.items():
+        if name.startswith("mlp."):
+            assert score == max_score, (name, output)          # graded with the lent functions
+        else:
+            assert score == 0, (name, output)                  # the broken file costs its own checks
