@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from grader import cases, lent, reference, static
 from grader.checks import Context, load_all
 from grader.errors import CheckFailed, GraderError, NotWritten
-from grader.sandbox.process import Limits, sandbox_mode, sandbox_warnings
+from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
 from grader.sandbox.session import Session
 from grader.submission import load_submission
@@ -105,7 +105,8 @@ def run_checks(checks, submission, rubric, mnist):
     groups = {}
     for c in checks:
         groups.setdefault(c.group, []).append(c)
-    limits = Limits(memory_bytes=rubric.memory_bytes)
+    limits = Limits(memory_bytes=rubric.memory_bytes, processes=rubric.processes, disk_bytes=rubric.disk_bytes,
+                    cpu_seconds=rubric.cpu_seconds)
     problems = {name[:-3]: problem for name, problem in submission.problems.items()}   # "cnn": "cnn.py is missing..."
 
     # One time budget for everything but training, so code that is slow in every call (sleeping just
@@ -135,12 +136,13 @@ def run_checks(checks, submission, rubric, mnist):
         if groups.get("models"):
             run_group("models", use_reference and reference.REFERENCE.mode != "replay")
 
-    threads = [threading.Thread(target=functional_then_models)]
-    threads += [threading.Thread(target=run_group, args=(g,)) for g in ("mlp.accuracy", "cnn.accuracy") if g in groups]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with Budget(limits) as limits:      # every child of this submission shares these limits
+        threads = [threading.Thread(target=functional_then_models)]
+        threads += [threading.Thread(target=run_group, args=(g,)) for g in ("mlp.accuracy", "cnn.accuracy") if g in groups]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     ctx = Context(None, submission, rubric, shared)
     for c in groups.get("policy", []):
         results[c.id] = run_one(c, ctx)

@@ -42,6 +42,9 @@ class Rubric:
     memory_bytes: int
     call_seconds: float
     grading_seconds: float = 300.0     # all checks but the two training runs, per submission
+    processes: int = 64                # [limits] per submission (grader/sandbox/process.py: Limits)
+    disk_bytes: int = 2**30
+    cpu_seconds: float = 1500.0
     input_salt: int = 0                # see grader/cases.py; the public kit is built with 0
     not_graded: tuple = ()             # check ids this rubric leaves out on purpose
 
@@ -88,6 +91,9 @@ def load_rubric(path=None, check_ids=None):
             memory_bytes=int(float(data["limits"]["memory_gib"]) * 2**30),
             call_seconds=float(data["limits"]["call_seconds"]),
             grading_seconds=float(data["limits"].get("grading_seconds", 300)),
+            processes=int(data["limits"].get("processes", 64)),
+            disk_bytes=int(float(data["limits"].get("disk_mib", 1024)) * 2**20),
+            cpu_seconds=float(data["limits"].get("cpu_seconds", 1500)),
             input_salt=int(data.get("inputs", {}).get("salt", 0)),
             not_graded=tuple(not_graded),
         )

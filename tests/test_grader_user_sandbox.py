@@ -1,8 +1,10 @@
 """The "user" sandbox: the grader is root, user namespaces are unavailable (as in Docker, and so on
-Gradescope), so student code runs as the unprivileged user `nobody`. Tested with a Python that
-`nobody` can run: a virtual environment of the system Python in a world-readable folder, holding only
-numpy, which both grades (PYTHONPATH: this kit) and runs student code (MNIST_CHILD_PYTHON; the kit's
-own .venv-child may sit under a home `nobody` cannot enter)."""
+Gradescope), so student code runs under an unprivileged uid of its own, one per child (see
+grader/sandbox/identity.py). Tested with a Python that any uid can run: a virtual environment of the
+system Python in a world-readable folder, holding only numpy, which both grades (PYTHONPATH: this kit)
+and runs student code (MNIST_CHILD_PYTHON; the kit's own .venv-child may sit under a home other users
+cannot enter). tests/test_sandbox_limits.py tries the limits and a batch where one student attacks
+the other."""
 import os
 import pwd
 import shutil
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +37,9 @@ def system_python(request):
     os.chmod(venv, 0o755)
     request.addfinalizer(lambda: shutil.rmtree(venv, ignore_errors=True))
     subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"numpy=={np.__version__}"],
-                   check=True, capture_output=True)
+    grader_needs = [f"{name}=={version(name)}" for name in ("threadpoolctl",)]     # besides numpy
+    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"numpy=={np.__version__}",
+                    *grader_needs], check=True, capture_output=True)
     for parent in [venv, *venv.parents]:
         if not os.stat(parent).st_mode & 0o001:
             pytest.skip(f"{parent} is not searchable by other users")
@@ -49,7 +53,7 @@ def grade(python, submission, *args):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_reference_scores_full_marks_as_nobody(system_python):
+def test_reference_scores_full_marks_as_an_unprivileged_user(system_python):
     proc = grade(system_python, ROOT / "solution", *NO_TRAINING)
     assert proc.returncode == 0, proc.stderr
     score = [line for line in proc.stdout.splitlines() if line.startswith("Score:")][0]
@@ -58,7 +62,7 @@ def test_reference_scores_full_marks_as_nobody(system_python):
     assert "unprivileged user" in proc.stdout
 
 
-def test_student_code_runs_as_nobody_and_cannot_write_the_submission(system_python, tmp_path):
+def test_student_code_runs_under_a_uid_of_its_own_and_cannot_write_the_submission(system_python, tmp_path):
     folder = tmp_path / "probe"
     folder.mkdir()
     for name in ("mlp.py", "cnn.py"):
@@ -68,6 +72,10 @@ def test_student_code_runs_as_nobody_and_cannot_write_the_submission(system_pyth
         import os as _os
         if _os.getuid() == 0:
             raise RuntimeError("running as root")
+        if _os.getuid() not in range(60500, 61000) or _os.getgid() != _os.getuid() or _os.getgroups():
+            raise RuntimeError(f"not a uid of its own: {_os.getuid()}, {_os.getgid()}, {_os.getgroups()}")
+        if _os.stat("..").st_uid != 0 or _os.access("..", _os.W_OK):
+            raise RuntimeError("the folder around the working folder is not root's")
         try:
             open(_os.path.join(_os.path.dirname(__file__), "functional.py"), "a").close()
             raise RuntimeError("the submission is writable")

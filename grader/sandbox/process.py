@@ -1,12 +1,23 @@
-"""Start and stop the child process that runs student code: sandbox, limits, timeouts, cleanup.
+"""Start and stop the child process that runs student code: sandbox, identity, limits, cleanup.
 
 Sandboxes, strongest first:
 - "bwrap": bubblewrap with every namespace unshared (no network), a file system holding only
-  Python, its libraries, the submission (read-only) and a fresh work folder;
-- "user": the grader is root but user namespaces are blocked (common in Docker): the child runs
-  as an unprivileged user (`nobody` unless MNIST_GRADER_USER names another) in a folder it owns;
+  Python, its libraries, the submission (read-only), a fresh work folder and a size-capped /tmp;
+- "user": the grader is root but user namespaces are blocked (common in Docker): every child runs
+  under a uid of its own (identity.py), so no child can see, signal or read another, and everything
+  that uid started is killed when the child is done, whatever session or environment it gave itself;
 - "none": neither is possible (a student's laptop running the public checks); grading still works
   and the report says it ran unsandboxed.
+
+Limits hold per submission, not per process (limits.py: Budget, control groups, a watcher for
+files and CPU time). A child starts behind a gate: it waits until the grader has put it in its
+submission's groups, sets its rlimits, and only then becomes the child, so none of the student's
+code runs unconfined.
+
+The folders: a root-owned folder per child (0710, group: the child's gid in user mode) holding
+child.py and the submission read-only, and `work`, the one folder the child may write. The grader
+touches `work` only through a folder handle (dir_fd, O_NOFOLLOW, O_EXCL), so nothing the child
+renames or links there can redirect the grader's reads or writes.
 
 In every mode the child runs its own Python (child_python()): an environment holding numpy, the
 grader's exact version of it, and nothing else, so torch and the other banned packages are absent
@@ -14,9 +25,8 @@ rather than refused: no name and no file path leads to them. The bubblewrap sand
 environment and its base Python, never the grader's.
 """
 import json
+import math
 import os
-import pwd
-import resource
 import secrets
 import select
 import shutil
@@ -35,18 +45,14 @@ import numpy as np
 
 from grader.errors import GraderError
 from grader.sandbox.child import BANNED
+from grader.sandbox.identity import Identity
+from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
+                                   exceeded_processes, shared_bytes, tree_bytes)
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 MASKED_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib")
-
-
-@dataclass(frozen=True)
-class Limits:
-    memory_bytes: int = 6 * 2**30
-    start_seconds: float = 60.0
-    threads: int = 1
 
 
 @lru_cache(maxsize=None)
@@ -61,15 +67,20 @@ def sandbox_mode():
                                capture_output=True, timeout=60)
         if trial.returncode == 0:
             return "bwrap"
-    user = unprivileged_user()
-    if os.geteuid() == 0 and user is not None:
+    if os.geteuid() == 0:
+        try:
+            identity = Identity.claim()
+        except OSError:
+            return "none"
         try:
             trial = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
-                                   cwd="/", user=user[0], group=user[1], extra_groups=[])
-        except PermissionError:        # that user cannot even reach the interpreter (a 0700 home above it)
-            trial = None
-        if trial is not None and trial.returncode == 0:
-            return "user"
+                                   cwd="/", user=identity.uid, group=identity.uid, extra_groups=[])
+            if trial.returncode == 0:
+                return "user"
+        except (OSError, subprocess.SubprocessError):  # other users cannot reach it (a 0700 home above it)
+            pass
+        finally:
+            identity.release()
     return "none"
 
 
@@ -140,15 +151,6 @@ def child_python():
                        info["numpy_dir"], tuple(info["sites"]), tuple(info["unused_sites"]), tuple(info["importable"]))
 
 
-def unprivileged_user():
-    name = os.environ.get("MNIST_GRADER_USER", "nobody")
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid
-
-
 def exposed_to_others(paths):
     """The paths an unprivileged user could read: every folder above searchable, the path readable."""
     exposed = []
@@ -178,7 +180,7 @@ def sandbox_warnings():
                                  os.environ.get("MNIST_ROOT", KIT_ROOT / "data")])
     if not exposed:
         return notes
-    return notes + [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged user running student code; "
+    return notes + [f"WARNING: {', '.join(map(str, exposed))} can be read by the unprivileged users running student code; "
             f"a submission could read the reference or the test labels. Fix: chmod -R o-rwx {KIT_ROOT}"]
 
 
@@ -190,9 +192,10 @@ def python_roots():
     return sorted({r for r in roots if not any(r != o and o in r.parents for o in roots)})
 
 
-def bwrap_mounts():
+def bwrap_mounts(tmp_bytes=None):
+    size = ["--size", str(tmp_bytes)] if tmp_bytes else []
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp"]
     system = []
     for top in ("usr", "bin", "lib", "lib64", "lib32", "sbin"):
         path = Path("/") / top
@@ -219,16 +222,26 @@ def bwrap_mounts():
     return args
 
 
-def _limit_resources(memory_bytes):
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2**30, 2**30))
-    return apply
+# The first program of every child, run by the child's Python: it waits for "go" (the grader puts it
+# in its control groups meanwhile), sets its rlimits (itself: a grader without CAP_SYS_RESOURCE, as
+# in Docker, cannot set another uid's), forbids gaining privileges (setuid programs) outside
+# bubblewrap, makes new files private, and only then becomes the real command.
+GATE = """import json, os, resource, sys
+if os.read(0, 3) != b"go\\n":
+    os._exit(111)
+for name, value in json.loads(sys.argv[1]).items():
+    resource.setrlimit(getattr(resource, name), tuple(value))
+if sys.argv[2] == "no-new-privs":
+    import ctypes
+    if ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0) != 0:   # PR_SET_NO_NEW_PRIVS
+        os._exit(112)
+os.umask(0o077)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
 
 
 class ChildDied(Exception):
-    pass
+    """The child stopped. str(): what it exceeded ("used more than 1 GiB of memory ..."), or empty."""
 
 
 class CallbackRefused(Exception):
@@ -246,70 +259,133 @@ class ChildProcess:
         self.limits = limits
         self.callback = callback     # answers the child's `cb <n>` questions: (name, arrays) -> array
         # trusted: the reference solution (timed against the student's code). It runs outside the
-        # sandbox, as the grader's own user, so nothing a student left running as `nobody` can signal
-        # or slow it down in user mode.
+        # sandbox, as the grader's own user, out of the submission's groups and uids.
         self.mode = "none" if trusted else sandbox_mode()
         self.token = secrets.token_hex(8)
-        self.workdir = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
-        shutil.copy(CHILD_SOURCE, self.workdir / "child.py")
-        shutil.copytree(submission_dir, self.workdir / "submission")
         self.counter = 0
-        self.proc = None
-        self.reports = None             # read end of the pipe on which the child's tripwire reports attempts
-        self._permissions_set = False
-        self._start()
+        self.proc = self.pidfd = self.group = self.identity = self.folder = None
+        self.base_fd = self.work_fd = None
+        self.reports = None          # read end of the pipe on which the child's tripwire reports attempts
+        self.exceeded = None         # set by the Budget's watcher when it stops this child
+        self.closed = False
+        self.budget, self.owns_budget = (None if trusted else limits.budget), False
+        try:
+            if not trusted and self.budget is None:
+                self.budget, self.owns_budget = Budget(limits), True
+            if self.mode == "user":
+                self.identity = Identity.claim()
+            self._make_folder(submission_dir)
+            self._start()
+        except BaseException:
+            self.close()
+            raise
 
-    # ---- paths as the child sees them ----
-    def _inside(self, path):
-        return "/box/" + str(Path(path).relative_to(self.workdir)) if self.mode == "bwrap" else str(path)
+    # ---- the folder ----
+    def _make_folder(self, submission_dir):
+        self.folder = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
+        self.base_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        shutil.copy(CHILD_SOURCE, self.folder / "child.py")
+        shutil.copytree(submission_dir, self.folder / "submission")
+        os.mkdir("work", 0o700, dir_fd=self.base_fd)
+        self.work_fd = os.open("work", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.base_fd)
+        if self.identity is not None:
+            # root:gid, readable by the child's group only; `work` belongs to the child's uid. The
+            # folder is root's, so the child can neither rename `work` nor put anything beside it.
+            gid = self.identity.uid
+            for root, dirs, files in os.walk(self.folder):
+                os.chown(root, 0, gid, follow_symlinks=False)
+                os.chmod(root, 0o750)
+                for name in files:
+                    os.chown(os.path.join(root, name), 0, gid, follow_symlinks=False)
+                    os.chmod(os.path.join(root, name), 0o640)
+                dirs[:] = [d for d in dirs if not (root == str(self.folder) and d == "work")]
+            os.chmod(self.folder, 0o710)
+            os.fchown(self.work_fd, self.identity.uid, gid)
+            os.fchmod(self.work_fd, 0o700)
 
+    # ---- the command ----
     def _command(self):
-        box = "/box" if self.mode == "bwrap" else str(self.workdir)
-        argv = [child_python().executable, "-I", f"{box}/child.py", box, f"{box}/submission"]
+        box = "/box" if self.mode == "bwrap" else str(self.folder)
+        python = child_python().executable
+        argv = [python, "-I", f"{box}/child.py", f"{box}/work", f"{box}/submission"]
         if self.mode == "bwrap":
-            argv = ["bwrap", *bwrap_mounts(), "--bind", str(self.workdir), "/box",
-                    "--ro-bind", str(self.workdir / "submission"), "/box/submission",
-                    "--chdir", "/box", "--", *argv]
-        return argv
+            argv = [shutil.which("bwrap"), *bwrap_mounts(self.limits.disk_bytes),
+                    "--ro-bind", str(self.folder), "/box", "--bind", str(self.folder / "work"), "/box/work",
+                    "--chdir", "/box/work", "--", *argv]
+        # bubblewrap forbids new privileges itself (and may need them: a setuid bwrap)
+        privileges = "keep" if self.mode == "bwrap" else "no-new-privs"
+        return [python, "-I", "-S", "-c", GATE, json.dumps(self._rlimits()), privileges, *argv]
+
+    def _rlimits(self):
+        limits = self.limits
+        cpu = max(1, math.ceil(limits.cpu_seconds))
+        rlimits = {"RLIMIT_AS": [limits.memory_bytes] * 2, "RLIMIT_CORE": [0, 0],
+                   "RLIMIT_FSIZE": [limits.disk_bytes] * 2, "RLIMIT_CPU": [cpu, cpu + 1]}
+        if self.identity is not None:             # a uid of its own: the count is this child's alone
+            rlimits["RLIMIT_NPROC"] = [limits.processes] * 2
+        return rlimits
 
     def _env(self, report_fd):
         threads = str(self.limits.threads)
-        env = {"PATH": "/usr/bin:/bin", "HOME": "/box" if self.mode == "bwrap" else str(self.workdir),
-               "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token, "MNIST_GRADER_REPORTS": str(report_fd),
+        work = "/box/work" if self.mode == "bwrap" else str(self.folder / "work")
+        env = {"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token,
+               "MNIST_GRADER_REPORTS": str(report_fd),
                "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                "VECLIB_MAXIMUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads}
+        if self.mode != "bwrap":        # bubblewrap's /tmp is private already
+            env["TMPDIR"] = work
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):   # correctness settings of this CPU
             if name in os.environ:
                 env[name] = os.environ[name]
         return env
 
     def _start(self):
-        kwargs = {}
-        if self.mode == "user":
-            uid, gid = unprivileged_user()
-            os.chown(self.workdir, uid, gid)         # the child may write here; the files we
-            os.chmod(self.workdir, 0o700)            # put in it stay root's and read-only
-            if not self._permissions_set:            # once: later the folder holds the child's files,
-                self._permissions_set = True         # symlinks maybe, which chmod would follow
-                for path in self.workdir.rglob("*"):
-                    if not path.is_symlink():
-                        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-            kwargs = dict(user=uid, group=gid, extra_groups=[])
+        user = {}
+        if self.identity is not None:
+            user = dict(user=self.identity.uid, group=self.identity.uid, extra_groups=[])
         self.reports, report_write = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                cwd=self.workdir, env=self._env(report_write), start_new_session=True, pass_fds=(report_write,),
-                preexec_fn=_limit_resources(self.limits.memory_bytes), **kwargs)
+                cwd=self.folder / "work", env=self._env(report_write), start_new_session=True,
+                pass_fds=(report_write,), **user)
         finally:
             os.close(report_write)
         os.set_blocking(self.reports, False)
-        line = self._read_line(self.limits.start_seconds)
+        if hasattr(os, "pidfd_open"):
+            self.pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            if self.budget is not None:      # the gate waits for "go": nothing of the student's runs yet
+                self.group = self.budget.add(self, self.proc.pid)
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.flush()
+            line = self._read_line(self.limits.start_seconds)
+        except ChildTimeout:
+            raise ChildDied(f"it did not start within {self.limits.start_seconds:.0f} s")
+        except (ChildDied, OSError):
+            reason = self._reason()
+            raise ChildDied(f"your code {reason}" if reason else "it stopped before it was ready")
         if line != "ready":
-            self.kill()
-            raise ChildDied("the Python process for your code did not start")
+            raise ChildDied("it did not answer as expected")
+
+    def _reason(self):
+        """Which limit stopped the child, as the end of "your code ...", or ""."""
+        if self.exceeded:
+            return self.exceeded
+        if self.group is not None and self.group.oom_kills():
+            return exceeded_memory(self.limits)
+        code = self.proc.poll() if self.proc is not None else None
+        if code == -signal.SIGXCPU:
+            return exceeded_cpu(self.limits)
+        if code == -signal.SIGXFSZ:
+            return exceeded_disk(self.limits)
+        if self.group is not None and self.group.fork_failures():
+            return exceeded_processes(self.limits)
+        return ""
 
     def _read_line(self, timeout):
+        """One line from the child's reply channel. The child's death is noticed by its pid (a pidfd),
+        never by the pipe's end: a grandchild holding the pipe open cannot stretch a request."""
         deadline = time.monotonic() + timeout
         buffer = b""
         fd = self.proc.stdout.fileno()
@@ -317,39 +393,41 @@ class ChildProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ChildTimeout()
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(fd, 1)
-            if not chunk:
-                raise ChildDied()
-            if chunk == b"\n":
-                return buffer.decode(errors="replace")
-            buffer += chunk
-            if len(buffer) > 100:
-                buffer = b""
+            watched = [fd] if self.pidfd is None else [fd, self.pidfd]
+            ready, _, _ = select.select(watched, [], [], remaining if self.pidfd is not None else min(remaining, 0.05))
+            if fd in ready:
+                chunk = os.read(fd, 1)
+                if not chunk:
+                    raise ChildDied(self._reason())
+                if chunk == b"\n":
+                    return buffer.decode(errors="replace")
+                buffer += chunk
+                if len(buffer) > 100:
+                    buffer = b""
+            elif ready or (self.pidfd is None and self.proc.poll() is not None):
+                raise ChildDied(self._reason())      # exited, and nothing is left to read
 
     def request(self, op, inputs=None, timeout=10.0, **fields):
         """Run one operation in the child; returns (meta, arrays). Raises ChildTimeout / ChildDied."""
         if self.proc is None or self.proc.poll() is not None:
-            raise ChildDied()
+            raise ChildDied(self._reason())
         self.counter += 1
         rid = self.counter
         request = {"id": rid, "op": op, **fields}
         if inputs:
             name = f"in_{rid}.npz"
             try:
-                write_new_file(self.workdir / name, lambda f: np.savez(f, **inputs))
+                write_new_file(self.work_fd, name, lambda f: np.savez(f, **inputs))
             except OSError:             # the child put something where our input goes
                 self.kill()
-                raise ChildDied()
+                raise ChildDied(self._reason())
             request["inputs"] = name
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self.kill()
-            raise ChildDied()
+            raise ChildDied(self._reason())
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -366,9 +444,9 @@ class ChildProcess:
     def _answer_callback(self, n):
         """Answer the child's question cb_<n>.npz: a function name and its arguments, answered by
         self.callback with an array (or an error message the child raises). Arrays only, both ways."""
-        question = self.workdir / f"cb_{n}.npz"
+        question = f"cb_{n}.npz"
         try:
-            arrays = read_answer(question)
+            arrays = read_answer(self.work_fd, question)
             name = arrays.pop("__fn__").tobytes().decode()
             answer = {"result": np.asarray(self.callback(name, arrays))}
         except CallbackRefused as refusal:
@@ -377,11 +455,11 @@ class ChildProcess:
             self.kill()
             raise ChildDied()
         finally:
-            question.unlink(missing_ok=True)
-        path = self.workdir / f"cbr_{n}.npz"
+            unlink_quietly(self.work_fd, question)
+        path = f"cbr_{n}.npz"
         try:
-            path.unlink(missing_ok=True)
-            write_new_file(path, lambda f: np.savez(f, **answer))
+            unlink_quietly(self.work_fd, path)
+            write_new_file(self.work_fd, path, lambda f: np.savez(f, **answer))
             self.proc.stdin.write(f"cbr {n}\n".encode())
             self.proc.stdin.flush()
         except OSError:
@@ -389,9 +467,9 @@ class ChildProcess:
             raise ChildDied()
 
     def _answer(self, rid):
-        path = self.workdir / f"out_{rid}.npz"
+        path = f"out_{rid}.npz"
         try:
-            arrays = read_answer(path)
+            arrays = read_answer(self.work_fd, path)
             meta = arrays.pop("__meta__")
             if meta.dtype != np.uint8 or meta.size > META_BYTES:
                 raise ValueError("not the description the child writes")
@@ -400,9 +478,9 @@ class ChildProcess:
                 raise ValueError("not the description the child writes")
         except Exception:
             raise ChildDied()
-        finally:
-            path.unlink(missing_ok=True)
-            (self.workdir / f"in_{rid}.npz").unlink(missing_ok=True)
+        finally:                        # tmpfs files stay charged to the child until deleted
+            unlink_quietly(self.work_fd, path)
+            unlink_quietly(self.work_fd, f"in_{rid}.npz")
         if meta.get("id") != rid:
             raise ChildDied()
         return meta, arrays
@@ -411,26 +489,72 @@ class ChildProcess:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def stop(self, reason):
+        """Kill every process of this child, from any thread (the Budget's watcher); the thread
+        talking to the child sees it die and reports `reason`."""
+        if self.exceeded is None:
+            self.exceeded = reason
+        if self.pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+        if self.group is not None:
+            self.group.kill()
+        if self.identity is not None:
+            self.identity.kill()
+
     def kill(self):
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if self.group is not None:
+            self.group.kill()
+        if self.identity is not None:
+            self.identity.kill()
+        if self.proc is not None:
             self.proc.wait()
             for stream in (self.proc.stdin, self.proc.stdout):
                 try:
                     stream.close()
                 except OSError:
                     pass
-        kill_stragglers(self.token)
+        if self.identity is None:
+            kill_stragglers(self.token)
 
     def close(self):
-        self.kill()
-        if self.reports is not None:
-            os.close(self.reports)
-            self.reports = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        """Kill everything the child started and remove its groups, folder and uid, whatever happened."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.budget is not None:
+                self.budget.leave(self)     # the watcher no longer looks at this child
+            self.kill()
+            if self.group is not None:
+                self.group.remove()
+        finally:
+            for fd in (self.work_fd, self.base_fd, self.pidfd, self.reports):
+                if fd is not None:
+                    os.close(fd)
+            self.work_fd = self.base_fd = self.pidfd = self.reports = None
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            if self.identity is not None:
+                self.identity.release()
+            if self.owns_budget:
+                self.budget.close()
+
+    def disk_bytes(self):
+        """What this child keeps on disk: its work folder, and its uid's files in the shared folders."""
+        total, seen = 0, set()
+        if self.work_fd is not None:
+            total += tree_bytes(self.work_fd, seen)
+        if self.identity is not None:
+            total += shared_bytes(self.identity.uid, seen)
+        return total
 
 
 ANSWER_BYTES = 64 * 2**20           # the largest answer file the child may write (checks need < 10 MB)
@@ -438,18 +562,28 @@ ANSWER_MEMBERS = 200                # arrays in one answer (the Encoder writes a
 META_BYTES = 2**20                  # the JSON description of an answer
 
 
-def write_new_file(path, write):
-    """Create path and write(file) into it, in a folder the child can write to: never through a
-    symlink or into anything the child put there first (O_EXCL fails on any existing name)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+def write_new_file(folder_fd, name, write):
+    """Create file `name` in the folder open as folder_fd and write(file) into it, in a folder the
+    child can write to: never through a symlink or into anything the child put there first (O_EXCL
+    fails on any existing name)."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=folder_fd)
     with os.fdopen(fd, "wb") as file:
+        os.fchmod(fd, 0o644)        # readable by the child's uid, whatever our umask
         write(file)
 
 
-def read_answer(path):
-    """The arrays of an answer file the child wrote, read as untrusted: a regular file (not a symlink,
-    a FIFO or a device), at most ANSWER_BYTES, an uncompressed zip (so nothing expands in memory)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+def unlink_quietly(folder_fd, name):
+    try:
+        os.unlink(name, dir_fd=folder_fd)
+    except OSError:
+        pass
+
+
+def read_answer(folder_fd, name):
+    """The arrays of file `name` the child wrote in the folder open as folder_fd, read as untrusted: a
+    regular file (not a symlink, a FIFO or a device), at most ANSWER_BYTES, an uncompressed zip (so
+    nothing expands in memory)."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_size > ANSWER_BYTES:
@@ -472,7 +606,8 @@ def read_answer(path):
 
 
 def kill_stragglers(token):
-    """Kill processes the child left behind, found by the token in their environment."""
+    """Kill processes the child left behind, found by the token in their environment (modes without
+    a uid of the child's own; a process that cleared its environment escapes this scan)."""
     marker = f"MNIST_GRADER_CHILD={token}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

@@ -194,8 +194,9 @@ class Session:
             except ChildTimeout:
                 problem = (f"importing {module}.py did not finish within {self.import_seconds:.0f} s: is there an "
                            "infinite loop at module level?")
-            except ChildDied:
-                problem = (f"importing {module}.py stopped the Python process (os._exit, a crash, or too much "
+            except ChildDied as exc:
+                problem = (f"importing {module}.py stopped the Python process: your code {exc}" if str(exc) else
+                           f"importing {module}.py stopped the Python process (os._exit, a crash, or too much "
                            "memory at module level)")
             else:
                 self._read_reports()
@@ -274,7 +275,9 @@ class Session:
             self.hung[name] = timeout
             raise StudentError(f"{call} did not finish within {timeout:.3g} s: it is far too slow here (a "
                                "Python loop over samples or pixels?) or never ends (an infinite loop).")
-        except ChildDied:
+        except ChildDied as exc:
+            if str(exc):                # a limit of the submission's (process.Limits): say which
+                raise StudentError(f"Your code {exc} during {call}; the grader stopped it.")
             raise StudentError(f"The Python process running your code stopped during {call} "
                                f"(os._exit, a crash, or memory above {self.limits.memory_bytes / 2**30:.0f} GiB).")
         finally:
