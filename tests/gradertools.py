@@ -41,8 +41,6 @@ GRADE_TIMEOUT = float(os.environ.get("GRADER_TEST_TIMEOUT", "900"))
 # Leftover processes get this long to disappear after the grader exits before they count.
 LEFTOVER_GRACE = 3.0
 
-HAVE_GRADER = (ROOT / "grader" / "__main__.py").is_file()
-NO_GRADER_REASON = "grader/ is not written yet (no grader/__main__.py)"
 
 FAKE_MARKER = "FAKE-RESULTS-7f3c"     # in every fake results JSON written by tests/hostile.py cases
 

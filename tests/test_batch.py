@@ -283,7 +283,6 @@ def test_rerun_skips_graded_students_force_and_changes_regrade(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "Nothing to grade: 3 already graded" in again.stdout
     assert mtimes(out) == before
-    assert again.elapsed < first.elapsed + 5
 
     assert not any(name in (out / "students" / "alice" / "feedback.md").read_text() for name in LATER_CHECKS)
     published = subprocess.run([sys.executable, "-m", "grader", "publish", str(out), "--stage", "due"], cwd=ROOT,

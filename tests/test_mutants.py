@@ -9,7 +9,6 @@ import pytest
 import gradertools as gt
 from mutants import MUTANTS
 
-needs_grader = pytest.mark.skipif(not gt.HAVE_GRADER, reason=gt.NO_GRADER_REASON)
 
 
 def test_mutant_table_is_consistent():
@@ -34,7 +33,6 @@ def test_mutant_edit_matches_the_reference_once(mutant):
     compile(gt.apply_mutant(mutant, text), mutant.file, "exec")
 
 
-@needs_grader
 def test_reference_gets_full_marks():
     """The baseline: solution/ itself gets every point of every item (accuracy skipped)."""
     skip = gt.default_skip()
@@ -45,7 +43,6 @@ def test_reference_gets_full_marks():
     assert not lost, f"the reference loses points in {lost}\n{gt.describe(run)}"
 
 
-@needs_grader
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
 def test_mutant_loses_points_in_its_items_only(mutant, tmp_path):
     submission = gt.write_mutant(mutant, tmp_path / "submission")
