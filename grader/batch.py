@@ -106,7 +106,7 @@ def run(args):
         raise GraderError("These --only/--skip/--public flags select no check at all.")
     registry = load_all()
     needs_mnist = any(registry[row.id].group.endswith("accuracy") for row in rows)
-    if needs_mnist:
+    if needs_mnist and not cluster_requested(args):     # on a cluster, each worker finds or fetches its own
         mnist_loader(args.data_root)          # raises GraderError, with the fix, when MNIST is missing
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -151,11 +151,20 @@ def run(args):
         batch.write_summary()
         print(batch.wrote())
         return 0
-    workers = min(args.workers or default_workers(), len(todo))
-    print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {workers} worker process"
-          f"{'es' if workers > 1 else ''}" + "".join(f"; {part}" for part in status) + ".")
     config = {"rubric": str(rubric_path), "only": list(args.only), "skip": list(args.skip),
               "public": bool(args.public), "data_root": args.data_root, "needs_mnist": needs_mnist}
+    if cluster_requested(args):       # --scheduler / --cluster: the same gradings on Dask (grader/cluster.py)
+        from grader import cluster
+        remote = cluster.connect(args)
+        where = remote.description()
+        grade_todo = lambda: remote.grade_all(todo, config, on_done)
+    else:
+        remote = None
+        workers = min(args.workers or default_workers(), len(todo))
+        where = f"{workers} worker process{'es' if workers > 1 else ''}"
+        grade_todo = lambda: grade_all(todo, workers, config, on_done)
+    print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {where}"
+          + "".join(f"; {part}" for part in status) + ".")
     from tqdm import tqdm
     progress = tqdm(total=len(todo), unit="student", desc="grading", file=sys.stderr, dynamic_ncols=True)
 
@@ -168,13 +177,19 @@ def run(args):
 
     try:
         with terminate_means_interrupt():
-            grade_all(todo, workers, config, on_done)
+            grade_todo()
     finally:
         progress.close()
+        if remote:
+            remote.close()
         batch.write_summary()          # also after Ctrl-C: what finished is in grades.csv and the summary
     counts = Counter(s["status"] for s in batch.states.values())
     print(f"{counts['graded']} graded, {counts['error']} error{'s' if counts['error'] != 1 else ''}. {batch.wrote()}")
     return 0
+
+
+def cluster_requested(args):
+    return bool(getattr(args, "scheduler", None) or getattr(args, "cluster", None))
 
 
 def describe(state):

@@ -32,6 +32,11 @@ PLUGGED_VERBS = {
     "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
 }
 
+# Options of a plugged verb that live in another module: add_arguments(subparser).
+PLUGGED_OPTIONS = {
+    "batch": ("grader.cluster",),     # --scheduler ADDRESS / --cluster local:N: grade on a Dask cluster
+}
+
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m grader", description="Grade MNIST-from-scratch submissions.")
@@ -52,7 +57,10 @@ def parser():
                    help="feedback for instructors: include checks and training results not yet visible to students")
     g.add_argument("--quiet", action="store_true", help="print only the final score line")
     for verb, (module, help_text) in PLUGGED_VERBS.items():
-        importlib.import_module(module).add_arguments(verbs.add_parser(verb, help=help_text))
+        sub = verbs.add_parser(verb, help=help_text)
+        importlib.import_module(module).add_arguments(sub)
+        for extra in PLUGGED_OPTIONS.get(verb, ()):
+            importlib.import_module(extra).add_arguments(sub)
     r = verbs.add_parser("release", help="generate assignment/ from solution/")
     r.add_argument("--check", action="store_true", help="write nothing; exit 1 if assignment/ is out of date")
     r.add_argument("--solution", metavar="DIR")
