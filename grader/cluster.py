@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -115,6 +116,7 @@ def connect(args):
         grading = Grading(client, None, f"the Dask cluster at {args.scheduler}")
     try:
         grading.check_workers()
+        grading.client.register_plugin(children_stopper())
     except BaseException:
         grading.close()
         raise
@@ -126,6 +128,7 @@ class Grading:
 
     def __init__(self, client, cluster, where):
         self.client, self.cluster, self.where = client, cluster, where
+        self.unsandboxed = set()      # workers already warned about
 
     def workers(self):
         """{worker address: threads} now."""
@@ -219,7 +222,12 @@ class Grading:
                               "command again to grade the rest.")
         except Exception as exc:
             return write_error(task, f"The grader hit an internal error on the Dask cluster: {type(exc).__name__}: {exc}")
-        return write_student(task, answer)
+        state = write_student(task, answer)
+        if state.get("sandbox") == "none" and state.get("worker") not in self.unsandboxed:
+            self.unsandboxed.add(state.get("worker"))
+            print(f"\nwarning: the Dask worker {state.get('worker')} runs student code UNSANDBOXED: it has no working "
+                  "bubblewrap and does not run as root (see the README's cluster section).", file=sys.stderr)
+        return state
 
     def close(self):
         for closable in (self.client, self.cluster):
@@ -413,6 +421,35 @@ def mnist_on_worker(data_root):
         raise GraderError(f"MNIST is not on this worker and could not be fetched into {root}: {exc}")
     mnist_loader(root)()
     return str(root)
+
+
+def children_stopper():
+    """A Dask worker plugin: a worker that closes (its nanny restarts it, the cluster shrinks, the
+    batch's local cluster stops) kills the sandboxed children of the grading it is running, as a local
+    pool's worker does on SIGTERM (batch.stop_worker). In bubblewrap they die with the worker anyway;
+    run as another user (no bubblewrap), student code stuck in a loop would outlive it."""
+    from distributed import WorkerPlugin
+
+    class StopChildren(WorkerPlugin):
+        name = "mnist-grader-stop-children"
+        idempotent = True             # once per worker, however many batches use the cluster
+
+        def teardown(self, worker):
+            stop_sandbox_children()
+
+    return StopChildren()
+
+
+def stop_sandbox_children():
+    """SIGKILL every child of this process that leads its own session (the sandbox's children do,
+    grader/sandbox/process.py), with its process group."""
+    from grader.batch import child_pids
+    for pid in child_pids(os.getpid()):
+        try:
+            if os.getsid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def worker_address():
