@@ -96,8 +96,8 @@ def connect(args):
     except ImportError:
         raise GraderError("Grading on a Dask cluster needs the package `distributed`: in the kit's folder, run "
                           ".venv/bin/python -m pip install -e '.[cluster]'.")
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)   # a lost worker or scheduler is ours to report
     if args.cluster:
-        logging.getLogger("distributed").setLevel(logging.ERROR)      # a worker's death is ours to report
         cluster = distributed.LocalCluster(n_workers=args.cluster, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", scheduler_port=0, dashboard_address=LOCAL_DASHBOARD,
                                            silence_logs=logging.ERROR)
@@ -164,9 +164,12 @@ class Grading:
         return text + (f"; progress also on its dashboard, {link}" if link else "")
 
     def dashboard(self):
+        """The scheduler's dashboard link, or "" when it runs none."""
         try:
+            if "dashboard" not in self.client.scheduler_info(n_workers=0).get("services", {}):
+                return ""
             return self.client.dashboard_link
-        except Exception:             # no dashboard on this scheduler
+        except Exception:
             return ""
 
     def grade_all(self, tasks, config, on_done, work=None):

@@ -5,6 +5,7 @@ grades.csv, also when one worker is killed mid-batch; a submission that kills it
 again becomes an error row. Every process is stopped when the module's tests end, even on failure.
 
 Fast on purpose: no accuracy item (no training)."""
+import ipaddress
 import json
 import os
 import signal
@@ -86,6 +87,33 @@ def grading_now(pid):
     return False
 
 
+def listening(pids):
+    """The addresses ("IP:port") on which any of pids listens for TCP connections."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            pass
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:           # LISTEN
+                ip, port = fields[1].split(":")
+                raw = bytes.fromhex(ip)
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                found.append(f"{ipaddress.ip_address(words)}:{int(port, 16)}")
+    return found
+
+
+def loopback_only(addresses):
+    return all(address.rsplit(":", 1)[0] in ("127.0.0.1", "::1") for address in addresses)
+
+
 def stop(proc):
     """SIGKILL proc's whole process group (a dask worker's nanny, worker process and their helpers)."""
     try:
@@ -110,8 +138,11 @@ def dask_cluster(tmp_path_factory):
     started = []
     try:
         file = root / "scheduler.json"
+        # --dashboard-address: without it their HTTP servers (health, metrics) listen on every address,
+        # even with --no-dashboard
         started.append(dask(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                             "--scheduler-file", str(file)], root / "scheduler", env, root / "scheduler.log"))
+                             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)],
+                            root / "scheduler", env, root / "scheduler.log"))
         deadline = time.monotonic() + 60
         while not file.is_file() and time.monotonic() < deadline and started[0].poll() is None:
             time.sleep(0.1)
@@ -120,12 +151,15 @@ def dask_cluster(tmp_path_factory):
         assert address.startswith("tcp://127.0.0.1:")
         for name in ("worker-a", "worker-b"):
             started.append(dask(["worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
-                                 "--no-dashboard", "--name", name, "--local-directory", str(root / name)],
+                                 "--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--name", name,
+                                 "--local-directory", str(root / name)],
                                 root / name, env, root / f"{name}.log"))
         deadline = time.monotonic() + 60
         while len(workers_of(address)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(workers_of(address)) == 2, (root / "worker-a.log").read_text()[-3000:]
+        sockets = listening([pid for proc in started for pid in in_group(proc.pid)])
+        assert sockets and loopback_only(sockets), sockets         # dashboards and nannies included
         yield Cluster(address, started[0], started[1:], root)
     finally:
         for proc in reversed(started):
@@ -260,6 +294,10 @@ def test_cluster_local_grades_and_leaves_no_process(tmp_path):
     gt.copy_submission(gt.SOLUTION, subs / "reference")
     proc = start_batch(subs, tmp_path / "out", *NO_TRAINING, "--cluster", "local:1")
     try:
+        deadline = time.monotonic() + 120
+        while not grading_now(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        sockets = listening([proc.pid] + descendants(proc.pid))   # the scheduler, its dashboard, the worker
         stdout, stderr = proc.communicate(timeout=180)
         left = descendants(proc.pid)
     finally:
@@ -270,6 +308,7 @@ def test_cluster_local_grades_and_leaves_no_process(tmp_path):
     _, rows = read_grades(tmp_path / "out")
     assert rows["reference"]["score"] == rows["reference"]["max_score"] != ""
     assert not left
+    assert len(sockets) >= 3 and loopback_only(sockets), sockets
 
 
 @pytest.mark.parametrize("args, says", [
