@@ -161,13 +161,12 @@ class Grading:
         if threads > len(workers):
             text += (f"; its workers have {threads} threads, but each worker process grades one submission at a time "
                      "(start them with --nthreads 1 and more --nworkers)")
-        return text + (f"; progress also on its dashboard, {link}" if link else "")
+        return text + (f"; progress also on Dask's dashboard, {link}" if link else "")
 
     def dashboard(self):
-        """The scheduler's dashboard link, or "" when it runs none."""
+        """The link to the scheduler's dashboard (Dask gives one even for a scheduler started with
+        --no-dashboard: its HTTP server runs anyway, without the pages)."""
         try:
-            if "dashboard" not in self.client.scheduler_info(n_workers=0).get("services", {}):
-                return ""
             return self.client.dashboard_link
         except Exception:
             return ""
