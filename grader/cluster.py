@@ -32,6 +32,7 @@ worker process grades one submission at a time whatever its thread count (grader
 input salt in a process-wide global): start workers with one thread each.
 """
 import argparse
+import asyncio
 import hashlib
 import json
 import logging
@@ -98,9 +99,13 @@ def connect(args):
                           ".venv/bin/python -m pip install -e '.[cluster]'.")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)   # a lost worker or scheduler is ours to report
     if args.cluster:
-        cluster = distributed.LocalCluster(n_workers=args.cluster, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", scheduler_port=0, dashboard_address=LOCAL_DASHBOARD,
-                                           silence_logs=logging.ERROR)
+        try:
+            cluster = distributed.LocalCluster(n_workers=args.cluster, threads_per_worker=1, processes=True,
+                                               host="127.0.0.1", scheduler_port=0, dashboard_address=LOCAL_DASHBOARD,
+                                               silence_logs=logging.ERROR)
+        except Exception as exc:
+            raise GraderError(f"Could not start a local Dask cluster ({type(exc).__name__}: {exc}); grade with the "
+                              "local pool instead (drop --cluster).")
         client = distributed.Client(cluster, set_as_default=False)
         grading = Grading(client, cluster, f"a local Dask cluster of {args.cluster} worker process"
                                            f"{'es' if args.cluster > 1 else ''}")
@@ -109,7 +114,7 @@ def connect(args):
         target = {"scheduler_file": str(named)} if named.is_file() else {"address": args.scheduler}
         try:
             client = distributed.Client(**target, timeout=CONNECT_SECONDS, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as exc:
             raise GraderError(f"Cannot reach the Dask scheduler at {args.scheduler} ({type(exc).__name__}: {exc}). "
                               "Give the address the scheduler prints as `Scheduler at: tcp://HOST:PORT` (or its "
                               "scheduler file), and check that this machine can reach it.")
@@ -141,7 +146,7 @@ class Grading:
             while not self.workers():
                 try:
                     self.client.wait_for_workers(1, timeout=WAIT_NOTE_SECONDS)
-                except TimeoutError:
+                except (TimeoutError, asyncio.TimeoutError):
                     pass
         try:
             seen = self.client.run(kit_fingerprint)
