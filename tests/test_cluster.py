@@ -322,3 +322,22 @@ def test_wrong_cluster_options_exit_2_with_a_sentence(args, says, tmp_path):
     gt.copy_submission(gt.SOLUTION, subs / "reference")
     proc = run_batch(subs, tmp_path / "out", *NO_TRAINING, *args, timeout=60)
     assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
+
+
+STOP_CHILDREN = """
+import signal, subprocess
+from grader import cluster
+sandboxed = subprocess.Popen(["sleep", "600"], start_new_session=True)
+other = subprocess.Popen(["sleep", "600"])
+cluster.stop_sandbox_children()
+print(sandboxed.wait(timeout=10) == -signal.SIGKILL, other.poll() is None)
+other.kill()
+"""
+
+
+def test_stopping_a_worker_kills_the_sandbox_children_it_started():
+    """What the worker plugin does when a worker closes: the children leading their own session (the
+    sandbox's, grader/sandbox/process.py) die; any other child of the worker is left alone. In a
+    process of its own, as a worker would: here it would also stop this module's dask processes."""
+    proc = subprocess.run([sys.executable, "-c", STOP_CHILDREN], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["True", "True"], proc.stderr
