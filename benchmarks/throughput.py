@@ -144,7 +144,8 @@ def run_batch(folder, out, how, skip):
     wall, cpu, proc = timed([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), *how, *skip])
     graded = students(out)
     return {"command": " ".join(["batch", *how]), "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-            "per_minute": round(60 * len(graded) / wall, 2), "students": graded}
+            "per_minute": round(60 * len(graded) / wall, 2),
+            "gradings_wall_seconds": round(sum(s["wall"] or 0.0 for s in graded.values()), 2), "students": graded}
 
 
 def main(argv=None):
@@ -209,10 +210,12 @@ def main(argv=None):
 
 
 def table(result):
-    lines = ["", f"{'run':<18} {'wall s':>8} {'CPU s':>8} {'per min':>8} {'of CPU bound':>13}"]
+    lines = ["", f"{'run':<18} {'wall s':>8} {'CPU s':>8} {'per min':>8} {'of CPU bound':>13} {'gradings s':>11}"]
     for label, run in result["runs"].items():
         lines.append(f"{label:<18} {run['wall_seconds']:>8.1f} {run['cpu_seconds']:>8.1f} {run['per_minute']:>8.2f} "
-                     f"{run['fraction_of_cpu_bound']:>12.0%}")
+                     f"{run['fraction_of_cpu_bound']:>12.0%} {run['gradings_wall_seconds']:>11.1f}")
+    lines += ["(gradings s: the sum of the submissions' own wall seconds; the rest of a run's wall time is starting "
+              "and stopping the pool or cluster, and moving submissions and results)"]
     lines += ["", f"CPU bound of the folder: {result['cpu_bound_seconds']:.1f} s "
                   f"(the single gradings' {result['runs']['local, 1 worker']['cpu_seconds']:.1f} CPU s / "
                   f"{result['machine']['cores']} cores)", "",
