@@ -115,7 +115,7 @@ def run(args):
         raise GraderError("These --only/--skip/--public flags select no check at all.")
     registry = load_all()
     needs_mnist = any(registry[row.id].group.endswith("accuracy") for row in rows)
-    if needs_mnist:
+    if needs_mnist and not cluster_requested(args):     # on a cluster, each worker finds or fetches its own
         mnist_loader(args.data_root)          # raises GraderError, with the fix, when MNIST is missing
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -160,13 +160,22 @@ def run(args):
         batch.write_summary()
         print(batch.wrote())
         return similarity_after(args, folder, out)
-    workers = min(args.workers or default_workers(), len(todo))
-    print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {workers} worker process"
-          f"{'es' if workers > 1 else ''}" + "".join(f"; {part}" for part in status) + ".")
     from grader.publish import read_stage
     config = {"rubric": str(rubric_path), "only": list(args.only), "skip": list(args.skip),
               "public": bool(args.public), "data_root": args.data_root, "needs_mnist": needs_mnist,
               "feedback_stage": read_stage(out)}
+    if cluster_requested(args):       # --scheduler / --cluster: the same gradings on Dask (grader/cluster.py)
+        from grader import cluster
+        remote = cluster.connect(args)
+        where = remote.description()
+        grade_todo = lambda: remote.grade_all(todo, config, on_done)
+    else:
+        remote = None
+        workers = min(args.workers or default_workers(), len(todo))
+        where = f"{workers} worker process{'es' if workers > 1 else ''}"
+        grade_todo = lambda: grade_all(todo, workers, config, on_done)
+    print(f"Grading {len(todo)} submission{'s' if len(todo) != 1 else ''} with {where}"
+          + "".join(f"; {part}" for part in status) + ".")
     from tqdm import tqdm
     progress = tqdm(total=len(todo), unit="student", desc="grading", file=sys.stderr, dynamic_ncols=True)
     finished_now = 0
@@ -183,11 +192,13 @@ def run(args):
     interrupted = False
     try:
         with terminate_means_interrupt():
-            grade_all(todo, workers, config, on_done)
+            grade_todo()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         progress.close()
+        if remote:
+            remote.close()
         batch.write_summary()          # also after Ctrl-C: what finished is in grades.csv and the summary
     if interrupted:
         print(terminal(interrupted_message(args, batch, len(todo), finished_now)), file=sys.stderr)
@@ -220,6 +231,10 @@ def interrupted_message(args, batch, to_grade, done_now):
         f"{batch.out / 'summary.md'} and {batch.out / 'students'}/.",
         f"To grade the {left} left, run the same command again (from {Path.cwd()}); {again}:",
         "  " + " ".join(shlex.quote(part) for part in typed)])
+
+
+def cluster_requested(args):
+    return bool(getattr(args, "scheduler", None) or getattr(args, "cluster", None))
 
 
 def describe(state):

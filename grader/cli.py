@@ -48,6 +48,11 @@ def instructor_kit():
     """Whether this is the full kit (solution/ beside grader/), not the public kit students have."""
     return SOLUTION_FILE.is_file()
 
+# Options of a plugged verb that live in another module: add_arguments(subparser).
+PLUGGED_OPTIONS = {
+    "batch": ("grader.cluster",),     # --scheduler ADDRESS / --cluster local:N: grade on a Dask cluster
+}
+
 
 def parser():
     from grader.publish import STAGE_HELP
@@ -73,7 +78,10 @@ def parser():
     staff = instructor_kit()
     for verb, (module, help_text) in PLUGGED_VERBS.items():
         if staff or verb not in INSTRUCTOR_VERBS:
-            importlib.import_module(module).add_arguments(verbs.add_parser(verb, help=help_text))
+            sub = verbs.add_parser(verb, help=help_text)
+            importlib.import_module(module).add_arguments(sub)
+            for extra in PLUGGED_OPTIONS.get(verb, ()):
+                importlib.import_module(extra).add_arguments(sub)
     if staff:
         r = verbs.add_parser("release", help="generate assignment/ from solution/")
         r.add_argument("--check", action="store_true", help="write nothing; exit 1 if assignment/ is out of date")
