@@ -193,14 +193,12 @@ def test_an_attempt_is_reported_at_once_and_cannot_be_taken_back(session):
     assert [a["what"] for a in session.banned] == ["torch"]
 
 
-def test_removing_the_import_guard_does_not_hide_torch(session, mode):
-    """With bubblewrap torch's folder is empty (a namespace package comes back, found in sys.modules after
-    the call); without it the tripwire refuses torch's files."""
-    try:
-        assert session.call("functional.torch_without_the_guard").value == 0
-    except StudentError as error:
-        assert mode == "none" and "torch is not allowed" in str(error)
-    assert [a["what"] for a in session.banned] == ["torch"]
+def test_removing_the_import_guard_does_not_bring_torch(session, mode):
+    """Student code runs on the child's own Python (.venv-child: numpy and nothing else), in every
+    sandbox mode: with the guard gone, torch is still not there to import. (Where the child has to run
+    on the grader's Python, the tripwire refuses torch's files and reports them instead.)"""
+    with pytest.raises(StudentError, match="ModuleNotFoundError|torch is not allowed"):
+        session.call("functional.torch_without_the_guard")
 
 
 @pytest.mark.parametrize("name, kind, what", [("start_process", "process", "subprocess.Popen"),
