@@ -28,7 +28,6 @@ import json
 import linecache
 import os
 import sys
-import time
 import types
 import warnings
 
@@ -47,7 +46,6 @@ BANNED = frozenset({
 # The kit itself: the reference solution and the grader stay out of reach of student code.
 KIT = frozenset({"grader", "solution", "data_scripts"})
 
-_perf_counter = time.perf_counter
 _ndarray = np.ndarray
 _generic = np.generic
 _asarray = np.asarray
@@ -61,13 +59,9 @@ _seterr = np.seterr
 _eye = np.eye
 _log = np.log
 _clip = np.clip
-_argsort = np.argsort
-_default_rng = np.random.default_rng
-_isfinite = np.isfinite
 _json_dumps = json.dumps
 _json_loads = json.loads
 _os_replace = os.replace
-_open = open
 _getline = linecache.getline
 
 
