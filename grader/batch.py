@@ -587,15 +587,8 @@ def grade_student(task):
         write_atomically(out / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
         feedback, feedback_note = write_student_feedback(report, out, WORKER["data_root"],
                                                          WORKER.get("feedback_stage", "open"))
-        problems = file_problems(report)
-        state = {"version": STATE_VERSION, "student": task["student"], "status": "graded",
-                 "score": report.score, "max_score": report.max_score,
-                 "items": {item: got for item, (got, _) in report.item_scores().items()},
-                 "failed": [t.name for t in report.tests if t.status != "passed"],
-                 "message": problems_message(problems), "problems": problems,
-                 "feedback": feedback, "feedback_note": feedback_note, "key": task["key"],
-                 "submission": task["path"], "sandbox": report.sandbox,
-                 "seconds": round(time.monotonic() - start, 2)}
+        state = graded_state(task["student"], report, feedback, feedback_note, task["key"], task["path"],
+                             time.monotonic() - start)
     except GraderError as exc:        # e.g. a .zip that is not a zip
         state = error_state(task, str(exc))
     except Exception as exc:
@@ -606,6 +599,18 @@ def grade_student(task):
         clear_results(out)
     write_atomically(out / STATE, json.dumps(state, indent=1) + "\n")
     return state
+
+
+def graded_state(student, report, feedback, feedback_note, key, submission, seconds):
+    """A graded student's row (batch.json, grades.csv), the same whichever machine graded it."""
+    problems = file_problems(report)
+    return {"version": STATE_VERSION, "student": student, "status": "graded",
+            "score": report.score, "max_score": report.max_score,
+            "items": {item: got for item, (got, _) in report.item_scores().items()},
+            "failed": [t.name for t in report.tests if t.status != "passed"],
+            "message": problems_message(problems), "problems": problems,
+            "feedback": feedback, "feedback_note": feedback_note, "key": key,
+            "submission": submission, "sandbox": report.sandbox, "seconds": round(seconds, 2)}
 
 
 def file_problems(report):

@@ -340,17 +340,13 @@ def grade_payload(payload, config):
             submission.cleanup()
         folder = Path(tempfile.mkdtemp(prefix="mnist-feedback-"))
         try:
-            feedback, feedback_note = batch.write_student_feedback(report, folder, data_root)
+            feedback, feedback_note = batch.write_student_feedback(report, folder, data_root,
+                                                                   config.get("feedback_stage", "open"))
             files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} if feedback == "written" else {}
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        state = {"version": batch.STATE_VERSION, "student": payload["student"], "status": "graded",
-                 "score": report.score, "max_score": report.max_score,
-                 "items": {item: got for item, (got, _) in report.item_scores().items()},
-                 "failed": [t.name for t in report.tests if t.status != "passed"], "message": "",
-                 "feedback": feedback, "feedback_note": feedback_note, "key": None,
-                 "submission": payload["path"], "sandbox": report.sandbox,
-                 "seconds": round(time.monotonic() - start, 2), "worker": worker_address()}
+        state = dict(batch.graded_state(payload["student"], report, feedback, feedback_note, None, payload["path"],
+                                        time.monotonic() - start), worker=worker_address())
         return {"state": state, "report": report.to_dict(), "feedback": files}
     except GraderError as exc:
         return {"state": batch.error_state(task, str(exc))}
