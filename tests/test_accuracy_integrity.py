@@ -103,8 +103,8 @@ def test_every_correct_alternative_trains_exactly_like_the_reference():
                         ends = np.cumsum([len(batches[b]) for b in chunk])
                         reply = session.train_steps(index, ends, settings["lr"], timeout=120)
                         after = accuracy.checked_params(reply["params"], {k: v.shape for k, v in params.items()}, "after")
-                        want = accuracy.replay(item, params, [batches[b] for b in chunk], images, labels, data)
-                        mismatch = accuracy.replay_mismatch(params, after, want)
+                        mismatch = accuracy.replay_mismatch(item, params, after, [batches[b] for b in chunk],
+                                                            images, labels, data)
                         if mismatch:
                             failures.append((folder.name, item, mismatch))
                         params = after

@@ -10,10 +10,10 @@ What makes the result the student's own learning, and nothing else:
 - the model starts from the contract's initial draws (set by the grader, so a wrong __init__ costs
   only the init checks), then the child trains in chunks of batches the grader picks (the grader's
   own loop: forward, backward, step, with the contract's settings) and returns `params` after each;
-  the grader replays some
-  chunks, chosen secretly, always including the first and the last, from the `params` before them
-  with the reference's forward/backward/step and requires the same `params` after them. A step
-  that does nothing, a wrong gradient, or weights swapped in at the end fail here.
+  the grader replays some chunks, chosen secretly, always including the first and the last, from
+  the `params` before them with the reference's forward/backward/step and requires the same
+  `params` after them. A step that does nothing, a wrong gradient, or weights swapped in at the end
+  fail here.
 
 Budget: about 15 s (MLP, 10 epochs) and 25 s (CNN, 5 epochs) for the reference on 1 thread; the
 rubric's time limits allow a student's slower but vectorized code several times that."""
@@ -41,7 +41,6 @@ def reference_model(item):
 
 def checked_params(params, shapes, when):
     """The child's params as float64 arrays, or CheckFailed saying what is wrong with them."""
-    label = "params"
     if not isinstance(params, dict):
         raise CheckFailed(f"{when}, model.params is not a dict; training cannot be scored.")
     if set(params) != set(shapes):
@@ -51,9 +50,9 @@ def checked_params(params, shapes, when):
         value = params[key]
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.shape != shape:
             got = f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
-            raise CheckFailed(f"{when}, {label}[{key!r}] is a {got}; expected a float array of shape {shape}.")
+            raise CheckFailed(f"{when}, params[{key!r}] is a {got}; expected a float array of shape {shape}.")
         if not np.all(np.isfinite(value)):
-            raise CheckFailed(f"{when}, {label}[{key!r}] holds NaN or infinite values: training diverged. "
+            raise CheckFailed(f"{when}, params[{key!r}] holds NaN or infinite values: training diverged. "
                               "Check the other items first: a wrong gradient or step usually shows there.")
         checked[key] = value.astype(np.float64)
     return checked
@@ -75,8 +74,10 @@ def replay(item, params, batches, images, labels, data):
     return model.params
 
 
-def replay_mismatch(before, after, want):
-    """The first param whose value after a chunk is not the reference's replay, or None."""
+def replay_mismatch(item, before, after, batches, images, labels, data):
+    """The first param whose value after SGD steps on these batches is not the reference's replay
+    of them from `before`: (key, distance, the replay's own update), or None."""
+    want = replay(item, before, batches, images, labels, data)
     for key in want:
         error = np.linalg.norm(after[key] - want[key])
         update = np.linalg.norm(want[key] - before[key])
@@ -134,8 +135,7 @@ def train_and_score(session, mnist, item, timeout, seed=None):
         after = checked_params(reply["params"], shapes, step)
         losses += [float(x) for x in np.asarray(reply["losses"], dtype=float).ravel()[:len(chunk)]]
         if number in verified:
-            want = replay(item, params, [batches[b] for b in chunk], train_images, train_labels, data)
-            mismatch = replay_mismatch(params, after, want)
+            mismatch = replay_mismatch(item, params, after, [batches[b] for b in chunk], train_images, train_labels, data)
             if mismatch:
                 key, error, update = mismatch
                 raise CheckFailed(

@@ -62,6 +62,7 @@ _clip = np.clip
 _json_dumps = json.dumps
 _json_loads = json.loads
 _os_replace = os.replace
+_os_remove = os.remove
 _getline = linecache.getline
 
 
@@ -354,6 +355,7 @@ class Child:
             if "error" in npz.files:
                 raise ValueError(npz["error"].tobytes().decode(errors="replace"))
             result = npz["result"]
+        _os_remove(answer)                   # the folder's size counts against the submission's disk limit
         return result[()] if result.ndim == 0 else result
 
     # ---- resolving names ---------------------------------------------------------------------
