@@ -33,7 +33,9 @@ def answer(name, arrays):
     for value in args:
         if value.size > MAX_ELEMENTS:
             raise CallbackRefused(f"{name}() got an array of shape {value.shape}, too large")
-    kwargs = {key: value.item() for key, value in kwargs.items() if value.ndim == 0}
+    if any(value.ndim != 0 for value in kwargs.values()):
+        raise CallbackRefused(f"{name}() takes a single number for {', '.join(keywords)}")
+    kwargs = {key: value.item() for key, value in kwargs.items()}
     if name == "one_hot":
         classes = kwargs.get("num_classes", 10)
         if not isinstance(classes, int) or not 1 <= classes <= MAX_CLASSES or args[0].ndim != 1:

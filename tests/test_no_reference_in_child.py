@@ -46,3 +46,24 @@ def test_a_broken_functional_is_lent_as_answers_not_code(tmp_path):
             assert score == max_score, (name, output)          # graded with the lent functions
         else:
             assert score == 0, (name, output)                  # the broken file costs its own checks
+
+
+def test_the_lent_functions_answer_only_contract_calls_of_bounded_size():
+    """What the child may ask the grader's process (grader/lent.py): the five contract functions on
+    arrays of numbers; anything else is refused with a sentence, computed nothing."""
+    import numpy as np
+    import pytest
+
+    from grader import lent
+    from grader.sandbox.process import CallbackRefused
+
+    z = np.linspace(-3, 3, 12).reshape(3, 4)
+    np.testing.assert_allclose(lent.answer("softmax", {"a0": z}).sum(axis=1), 1.0)
+    assert lent.answer("one_hot", {"a0": np.array([0, 2]), "a1": np.array(3)}).shape == (2, 3)
+    for name, arrays in [("load_data", {"a0": z}),                                       # not a contract function
+                         ("softmax", {"a0": np.zeros(lent.MAX_ELEMENTS + 1)}),            # too large
+                         ("one_hot", {"a0": np.array([1]), "k_num_classes": np.array(10**9)}),
+                         ("cross_entropy", {"a0": z, "a1": z, "k_eps": np.ones(3)}),      # eps not a number
+                         ("relu", {"a0": z, "k_inplace": np.array(1)})]:                  # no such keyword
+        with pytest.raises(CallbackRefused):
+            lent.answer(name, dict(arrays))
