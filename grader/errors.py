@@ -15,3 +15,7 @@ class NotWritten(CheckFailed):
 
 class StudentError(CheckFailed):
     """The student's code raised, hung, died or could not be imported."""
+
+
+class StudentTimeout(StudentError):
+    """A call into the student's code did not finish within its time (now, or earlier in this run)."""

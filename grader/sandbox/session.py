@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.errors import NotWritten, StudentError
+from grader.errors import NotWritten, StudentError, StudentTimeout
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 from grader.text import clean, clean_name
 
@@ -260,7 +260,7 @@ class Session:
         if "method" in fields:
             name = f"{self.classes.get(fields['obj'])}.{fields['method']}"
         if name in self.hung:       # one hang is reported once per check, not waited for again
-            raise StudentError(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
+            raise StudentTimeout(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
                                "earlier in this grading run (an infinite loop, or code far too slow).")
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
@@ -273,7 +273,7 @@ class Session:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
         except ChildTimeout:
             self.hung[name] = timeout
-            raise StudentError(f"{call} did not finish within {timeout:.3g} s: it is far too slow here (a "
+            raise StudentTimeout(f"{call} did not finish within {timeout:.3g} s: it is far too slow here (a "
                                "Python loop over samples or pixels?) or never ends (an infinite loop).")
         except ChildDied as exc:
             if str(exc):                # a limit of the submission's (process.Limits): say which
