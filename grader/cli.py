@@ -171,7 +171,8 @@ def unchecked_checks(rubric):
 
     found = [Unchecked(row.id, row.points, bar(row.id)) for row in rubric.rows if row.visibility != "visible"]
     if reference.REFERENCE.mode == "replay":
-        found += [Unchecked(check_id, None, bar(check_id)) for check_id in rubric.not_graded]
+        found += [Unchecked(check_id, rubric.not_graded_points.get(check_id), bar(check_id))
+                  for check_id in rubric.not_graded]
     return found
 
 

@@ -135,7 +135,8 @@ def record_public_answers(rubric):
 PUBLIC_RUBRIC_HEADER = """\
 # The public kit's rubric, written by `mnist-grader public-kit` from the course's rubric: its
 # visible checks, with their points. The others need the reference solution, which this kit does not
-# have, so they are listed under [not_graded]; they run when your course grades your submission.
+# have, so they are listed under [not_graded], with their points; they run when your course grades
+# your submission.
 # The inputs' salt is 0: the inputs the recorded reference answers are for.
 
 """
@@ -152,14 +153,17 @@ def public_rubric_text(rubric_path):
         raise GraderError("Building the public kit needs the tomli-w package: pip install tomli-w")
     load_rubric(rubric_path)                 # a rubric the grader refuses never reaches students
     data = tomllib.loads(Path(rubric_path).read_text(encoding="utf-8"))
-    checks, hidden = {}, list(data.get("not_graded", {}).get("checks", []))
+    not_graded = data.get("not_graded", {})
+    checks, hidden = {}, list(not_graded.get("checks", []))
+    points = dict(not_graded.get("points", {}))
     for check_id, entry in data["checks"].items():
         if entry.get("visibility", DEFAULT_VISIBILITY) == "visible":
             checks[check_id] = {"points": entry["points"], "visibility": "visible"}
         else:
             hidden.append(check_id)
+            points[check_id] = entry["points"]      # so the public run can say how many points are still to come
     data["checks"] = checks
-    data["not_graded"] = {"checks": hidden}
+    data["not_graded"] = {"checks": hidden, "points": points}
     data.setdefault("inputs", {})["salt"] = 0
     return PUBLIC_RUBRIC_HEADER + tomli_w.dumps(data)
 
