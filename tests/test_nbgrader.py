@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.generate import BEGIN, CONTRACT_FILES, END, find_regions
-from grader.integrations import nbgrader as course
+from grader.course.generate import BEGIN, CONTRACT_FILES, END, find_regions
+from grader.course import nbgrader as course
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ functional.py, and a notebook cannot import another notebook, so the three files
 - a read-only cell with the contract files' imports (minus the imports between contract files);
 - per contract file, a markdown cell with its module docstring;
 - per top-level function or class holding `### BEGIN SOLUTION` regions, one "autograded answer"
-  cell with its code as in solution/; the regions are found by grader.generate.find_regions, and
+  cell with its code as in solution/; the regions are found by grader.course.generate.find_regions, and
   each region's `# TODO:` hint is moved above its BEGIN marker so that it survives in the release,
   where nbgrader replaces the region by `# YOUR CODE HERE / raise NotImplementedError()`;
 - per contract item (functional.softmax, mlp.backward, ...), two "autograder tests" cells: visible
@@ -51,7 +51,7 @@ import numpy as np
 from grader import cases
 from grader.errors import GraderError
 from grader.formats import write_atomically
-from grader.generate import CONTRACT_FILES, GenerateError, find_regions
+from grader.course.generate import CONTRACT_FILES, GenerateError, find_regions
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 COURSE_ID = "mnist-from-scratch"
@@ -566,7 +566,7 @@ def build_cells(solution_dir, rubric):
     missing = sorted(set(items) - set(NOTEBOOK_TESTS))
     if missing:
         raise GenerateError(f"solution regions without notebook tests: {', '.join(missing)}; "
-                            "add them to NOTEBOOK_TESTS in grader/integrations/nbgrader.py")
+                            "add them to NOTEBOOK_TESTS in grader/course/nbgrader.py")
     stale = sorted(set(NOTEBOOK_TESTS) - set(items))
     if stale:
         raise GenerateError(f"NOTEBOOK_TESTS has tests for {', '.join(stale)}, which has no solution region")
