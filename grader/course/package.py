@@ -13,8 +13,8 @@ Never tests/, .venv, data/ or runs/. --only/--skip are written into run_autograd
 
 Two Python environments, outside the kit: the grader's (/opt/mnist-venv: the dependencies and the
 kit, whose command mnist-grader run_autograder calls; root only) and the one student code runs with
-(/opt/mnist-child-venv: numpy at the grader's version and nothing else, usable by `nobody`, who
-cannot reach into the kit, which is root's only).
+(/opt/mnist-child-venv: numpy at the grader's version and nothing else, usable by every user: the
+unprivileged uids student code runs as without bubblewrap, which cannot reach into the kit, root's only).
 """
 import shlex
 import string

@@ -2,11 +2,12 @@
 # Gradescope runs this once, as root, while it builds the autograder image (Ubuntu):
 #   1. Python 3.9+ (apt-get installs python3, python3-venv, python3-pip when there is none);
 #   2. bubblewrap, the grader's first-choice sandbox. Docker usually forbids the namespaces it
-#      needs; the grader then runs student code as the unprivileged user `nobody` instead;
+#      needs; the grader then runs each child (the process running student code) as an
+#      unprivileged uid of its own instead (grader/sandbox/identity.py; MNIST_GRADER_UIDS);
 #   3. the grader's virtual environment in /opt/mnist-venv: the kit's dependencies (requirements.txt)
 #      and the kit itself, installed from here (pip install -e), which gives the command mnist-grader;
 #   4. the Python for student code, /opt/mnist-child-venv: numpy (the grader's exact version) and
-#      nothing else, readable and runnable by every user (student code may run as `nobody`);
+#      nothing else, readable and runnable by every user (student code may run as any uid);
 #   5. MNIST in data/ next to this script (official mirrors, then npm if it is installed);
 #   6. a check of the image: student code will run sandboxed, the reference gets full marks;
 #   7. the kit (reference solution, grader, MNIST test labels) and the grader's environment made
@@ -117,7 +118,7 @@ export MNIST_CHILD_PYTHON="$child"
 
 # 2: bubblewrap
 if ! command -v bwrap >/dev/null; then
-    apt_install bubblewrap || say "bubblewrap is not available; student code will run as an unprivileged user"
+    apt_install bubblewrap || say "bubblewrap is not available; student code will run as unprivileged uids"
 fi
 
 # 5: MNIST, for the accuracy checks
@@ -138,9 +139,9 @@ except GraderError as error:
 ')" || die "the grader does not start with $python and $child (see above)."
 case "$mode" in
     bwrap) say "student code will run in a bubblewrap sandbox, with $child" ;;
-    user) say "bubblewrap cannot run here (usual in Docker): student code will run as the unprivileged user ${MNIST_GRADER_USER:-nobody}, with $child" ;;
+    user) say "bubblewrap cannot run here (usual in Docker): student code will run as unprivileged uids, one of its own for each child (MNIST_GRADER_UIDS chooses the range), with $child" ;;
     *) if [[ "$(id -u)" == 0 ]]; then
-           die "student code would run UNSANDBOXED, as root: neither bubblewrap nor the user ${MNIST_GRADER_USER:-nobody} can run $child."
+           die "student code would run UNSANDBOXED, as root: bubblewrap cannot run here, and $child does not run as an unprivileged uid (every folder above it must be readable by all users, and MNIST_GRADER_UIDS must name free uids)."
        fi
        say "WARNING: not root and no bubblewrap: student code will run unsandboxed" ;;
 esac
