@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from grader.course.readme import ReadmeError, fill_regions, has_regions, sections
 from grader.errors import GraderError
 from grader.formats import write_atomically
-from grader.course.readme import ReadmeError, fill_regions, has_regions, sections
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 BEGIN = "### BEGIN SOLUTION"

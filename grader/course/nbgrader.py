@@ -27,31 +27,33 @@ functional.py, and a notebook cannot import another notebook, so the three files
   of its checks' points, a third of it (at least 1) for the hidden cell. The accuracy items and
   the policy rules are not in the notebook: it trains nothing and needs no MNIST.
 
-The tests are written below (NOTEBOOK_TESTS) with FROZEN(expr): the value expr has when the cell
-runs on the reference, computed here and written into the notebook as a literal, so the notebook
-needs neither the reference nor a stable random stream. The reference must pass every test cell as
-written into the notebook, or nothing is written.
+The tests are Python files, one per contract file, in templates/nbgrader/ (functional_tests.py, ...),
+cut into cells at their `# %% ITEM: visible tests` / `# %% ITEM: hidden tests` lines and written with
+FROZEN(expr): the value expr has when the cell runs on the reference, computed here and written into
+the notebook as a literal, so the notebook needs neither the reference nor a stable random stream.
+The reference must pass every test cell as written into the notebook, or nothing is written.
 
 nbgrader shows the autograded notebook, hidden tests included, in the feedback HTML, by design
-(jupyter/nbgrader#917). nbgrader_config.py therefore adds a preprocessor to generate_feedback that
-removes each hidden test region and replaces the outputs of its cell (a traceback quotes the failing
-line; assert_allclose prints the expected values) by one line naming the exception. A hidden tests
-cell holds nothing else, so no visible test output is lost.
+(jupyter/nbgrader#917). nbgrader_config.py (templates/nbgrader/nbgrader_config.py, filled in with
+string.Template) therefore adds a preprocessor to generate_feedback that removes each hidden test
+region and replaces the outputs of its cell (a traceback quotes the failing line; assert_allclose
+prints the expected values) by one line naming the exception. A hidden tests cell holds nothing
+else, so no visible test output is lost.
 """
 import ast
 import copy
 import math
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
-from textwrap import dedent
 
 import numpy as np
 
 from grader import cases
+from grader.course.generate import CONTRACT_FILES, GenerateError, find_regions
 from grader.errors import GraderError
 from grader.formats import write_atomically
-from grader.course.generate import CONTRACT_FILES, GenerateError, find_regions
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 COURSE_ID = "mnist-from-scratch"
@@ -65,340 +67,63 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 _ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 # --- the tests ----------------------------------------------------------------------------
-# item -> (visible tests, hidden tests). Each cell stands alone (students run cells in any order).
-# FROZEN(expr) is replaced by the literal value of expr on the reference. Inside FROZEN only, the
-# generator's helpers are available: `cases` (grader/cases.py), random_like and two_decimals (below).
+# Written in TEMPLATES, one file per contract file (mlp_tests.py for mlp.py), one cell after each
+# `# %% ITEM: visible tests` / `# %% ITEM: hidden tests` line. FROZEN(expr) is replaced by the literal
+# value of expr on the reference. Inside FROZEN only, the generator's helpers are available: `cases`
+# (grader/cases.py), random_like and two_decimals (below).
 
-NOTEBOOK_TESTS = {
-    "functional.sigmoid": ("""
-        z = np.array([[-3.0, -0.5, 0.0], [0.5, 2.0, 7.0]])
-        out = sigmoid(z)
-        assert np.shape(out) == (2, 3), f"sigmoid(z) returned shape {np.shape(out)}; expected (2, 3)"
-        want = FROZEN(out)
-        np.testing.assert_allclose(out, want, rtol=1e-7, atol=1e-12, err_msg="sigmoid(z)")
-        """, """
-        z = FROZEN(two_decimals(cases.logits(seed=11, n=5, k=7, scale=4.0)))
-        z_before = z.copy()
-        out = sigmoid(z)
-        np.testing.assert_allclose(out, FROZEN(out), rtol=1e-7, atol=1e-12, err_msg="sigmoid(z)")
-        np.testing.assert_array_equal(z, z_before, err_msg="sigmoid(z) changed z")
-        with np.errstate(over="raise", invalid="raise"):
-            extreme = sigmoid(np.array([1e4, -1e4, 0.0]))
-        np.testing.assert_allclose(extreme, [1.0, 0.0, 0.5], atol=1e-12, err_msg="sigmoid at +-1e4")
-        assert sigmoid(z.astype(np.float32)).dtype == np.float32, "sigmoid must keep float32 input float32"
-        """),
-    "functional.relu": ("""
-        z = np.array([[-2.0, 0.0, 3.5], [1e-3, -1e-3, 0.0]])
-        out = relu(z)
-        assert np.shape(out) == (2, 3), f"relu(z) returned shape {np.shape(out)}; expected (2, 3)"
-        np.testing.assert_array_equal(out, [[0.0, 0.0, 3.5], [1e-3, 0.0, 0.0]], err_msg="relu(z)")
-        """, """
-        z = FROZEN(two_decimals(cases.rng(12).normal(size=(3, 4, 5))))
-        z[0, 0, :2] = 0.0
-        z_before = z.copy()
-        out = relu(z)
-        np.testing.assert_array_equal(out, FROZEN(out), err_msg="relu(z)")
-        np.testing.assert_array_equal(z, z_before, err_msg="relu(z) changed z")
-        assert relu(z.astype(np.float32)).dtype == np.float32, "relu must keep float32 input float32"
-        """),
-    "functional.softmax": ("""
-        z = np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0], [-5.0, 10.0, 2.5, -1.0]])
-        probs = softmax(z)
-        assert np.shape(probs) == (3, 4), f"softmax(z) returned shape {np.shape(probs)}; expected (3, 4)"
-        np.testing.assert_allclose(np.sum(probs, axis=1), np.ones(3), rtol=1e-12,
-                                   err_msg="every row of softmax(z) must sum to 1")
-        want = FROZEN(probs)
-        np.testing.assert_allclose(probs, want, rtol=1e-7, atol=1e-12, err_msg="softmax(z)")
-        """, """
-        z = FROZEN(two_decimals(cases.logits(seed=13, n=6, k=5)))
-        z_before = z.copy()
-        probs = softmax(z)
-        np.testing.assert_allclose(probs, FROZEN(probs), rtol=1e-7, atol=1e-12, err_msg="softmax(z)")
-        np.testing.assert_array_equal(z, z_before, err_msg="softmax(z) changed z")
-        with np.errstate(over="raise", invalid="raise"):
-            extreme = softmax(FROZEN(cases.extreme_logits()))
-        np.testing.assert_allclose(extreme, FROZEN(extreme), atol=1e-12, err_msg="softmax at +-1e4")
-        assert softmax(z.astype(np.float32)).dtype == np.float32, "softmax must keep float32 input float32"
-        """),
-    "functional.one_hot": ("""
-        out = one_hot(np.array([2, 0, 1, 2]), num_classes=3)
-        assert np.shape(out) == (4, 3), f"one_hot(labels, num_classes=3) returned shape {np.shape(out)}; expected (4, 3)"
-        assert out.dtype == np.float64, f"one_hot returned dtype {out.dtype}; expected float64"
-        np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
-                                      err_msg="one_hot([2, 0, 1, 2], num_classes=3)")
-        """, """
-        labels = FROZEN(cases.labels(seed=14, n=9))
-        labels_before = labels.copy()
-        out = one_hot(labels)
-        assert np.shape(out) == (9, 10), f"one_hot(labels) returned shape {np.shape(out)}; expected (9, 10)"
-        np.testing.assert_array_equal(out, FROZEN(out), err_msg="one_hot(labels)")
-        np.testing.assert_array_equal(labels, labels_before, err_msg="one_hot(labels) changed labels")
-        """),
-    "functional.cross_entropy": ("""
-        probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.25, 0.5, 0.25]])
-        targets = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-        loss = cross_entropy(probs, targets)
-        assert np.ndim(loss) == 0, f"cross_entropy(probs, targets) returned shape {np.shape(loss)}; expected a scalar"
-        np.testing.assert_allclose(loss, -(np.log(0.7) + np.log(0.8) + np.log(0.5)) / 3, rtol=1e-10,
-                                   err_msg="cross_entropy(probs, targets)")
-        """, """
-        probs, targets = FROZEN(cases.probs_and_targets(seed=15, n=4, k=5))
-        probs_before, targets_before = probs.copy(), targets.copy()
-        loss = cross_entropy(probs, targets)
-        np.testing.assert_allclose(loss, FROZEN(loss), rtol=1e-10, err_msg="cross_entropy(probs, targets)")
-        np.testing.assert_array_equal(probs, probs_before, err_msg="cross_entropy changed probs")
-        np.testing.assert_array_equal(targets, targets_before, err_msg="cross_entropy changed targets")
-        edge = cross_entropy(np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]),
-                             np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]))
-        np.testing.assert_allclose(edge, FROZEN(edge), rtol=1e-10, err_msg="cross_entropy with probabilities 0 and 1")
-        loss32 = cross_entropy(probs.astype(np.float32), targets.astype(np.float32))
-        np.testing.assert_allclose(float(loss32), FROZEN(loss), rtol=1e-5, err_msg="cross_entropy of float32 inputs")
-        """),
-    "mlp.init": ("""
-        model = MLP(input_dim=6, hidden_dim=4, output_dim=3, weight_std=0.1, seed=0)
-        shapes = {name: np.shape(value) for name, value in model.params.items()}
-        assert shapes == {"W1": (6, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}, \\
-            f"MLP(input_dim=6, hidden_dim=4, output_dim=3).params has shapes {shapes}"
-        assert not np.any(model.params["b1"]) and not np.any(model.params["b2"]), "b1 and b2 must start at zero"
-        """, """
-        model = MLP(input_dim=5, hidden_dim=3, output_dim=2, weight_std=0.3, seed=7)
-        want = FROZEN(model.params)
-        for name in want:
-            np.testing.assert_allclose(model.params[name], want[name], rtol=1e-12,
-                                       err_msg=f"MLP(..., weight_std=0.3, seed=7).params[{name!r}]")
-        again = MLP(input_dim=5, hidden_dim=3, output_dim=2, weight_std=0.3, seed=7)
-        np.testing.assert_array_equal(again.params["W1"], model.params["W1"],
-                                      err_msg="the same seed must give the same weights")
-        """),
-    "mlp.forward": ("""
-        model = MLP(input_dim=6, hidden_dim=4, output_dim=3)
-        model.params = FROZEN(random_like(model.params, seed=21, scale=0.5))
-        X = FROZEN(two_decimals(cases.rng(22).normal(size=(5, 6))))
-        probs = model.forward(X)
-        assert np.shape(probs) == (5, 3), f"model.forward(X) returned shape {np.shape(probs)}; expected (5, 3)"
-        np.testing.assert_allclose(np.sum(probs, axis=1), np.ones(5), rtol=1e-10,
-                                   err_msg="every row of model.forward(X) must sum to 1")
-        want = FROZEN(probs)
-        np.testing.assert_allclose(probs, want, rtol=1e-7, atol=1e-12, err_msg="model.forward(X)")
-        """, """
-        model = MLP(input_dim=7, hidden_dim=5, output_dim=4)
-        model.params = FROZEN(random_like(model.params, seed=23))
-        X = FROZEN(two_decimals(cases.rng(24).normal(size=(3, 7))))
-        X_before = X.copy()
-        probs = model.forward(X)
-        np.testing.assert_allclose(probs, FROZEN(probs), rtol=1e-7, atol=1e-12, err_msg="model.forward(X)")
-        np.testing.assert_array_equal(X, X_before, err_msg="model.forward(X) changed X")
-        """),
-    "mlp.backward": ("""
-        model = MLP(input_dim=6, hidden_dim=4, output_dim=3)
-        model.params = FROZEN(random_like(model.params, seed=31, scale=0.5))
-        X = FROZEN(two_decimals(cases.rng(32).normal(size=(5, 6))))
-        targets = FROZEN(np.eye(3)[cases.labels(seed=33, n=5, k=3)])
-        model.forward(X)
-        grads = model.backward(targets)
-        shapes = {name: np.shape(value) for name, value in grads.items()}
-        assert shapes == {"W1": (6, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}, \\
-            f"model.backward(targets) returned shapes {shapes}"
-        want = FROZEN(grads)
-        for name in want:
-            np.testing.assert_allclose(grads[name], want[name], rtol=1e-7, atol=1e-12,
-                                       err_msg=f"model.backward(targets)[{name!r}]")
-        """, """
-        model = MLP(input_dim=6, hidden_dim=4, output_dim=3)
-        model.params = FROZEN(random_like(model.params, seed=34, scale=0.8))
-        X1, X2 = FROZEN(two_decimals((cases.rng(35).normal(size=(4, 6)), cases.rng(36).normal(size=(3, 6)))))
-        T1, T2 = FROZEN((np.eye(3)[cases.labels(seed=37, n=4, k=3)], np.eye(3)[cases.labels(seed=38, n=3, k=3)]))
-        model.forward(X1)
-        model.backward(T1)
-        model.forward(X2)
-        X2_before, T2_before = X2.copy(), T2.copy()
-        grads = model.backward(T2)
-        again = model.backward(T2)
-        want = FROZEN(grads)
-        for name in want:
-            np.testing.assert_allclose(grads[name], want[name], rtol=1e-7, atol=1e-12,
-                                       err_msg=f"backward after a second forward, [{name!r}]")
-            np.testing.assert_allclose(again[name], want[name], rtol=1e-7, atol=1e-12,
-                                       err_msg=f"backward called twice, [{name!r}]")
-        np.testing.assert_array_equal(X2, X2_before, err_msg="forward/backward changed X")
-        np.testing.assert_array_equal(T2, T2_before, err_msg="backward changed targets")
-        """),
-    "mlp.step": ("""
-        model = MLP(input_dim=6, hidden_dim=4, output_dim=3, seed=0)
-        before = {name: np.copy(value) for name, value in model.params.items()}
-        grads = FROZEN(random_like(model.params, seed=41))
-        model.step(grads, 0.1)
-        for name in before:
-            np.testing.assert_allclose(model.params[name], before[name] - 0.1 * grads[name], rtol=1e-12,
-                                       atol=1e-15, err_msg=f"params[{name!r}] after model.step(grads, 0.1)")
-        """, """
-        model = MLP(input_dim=3, hidden_dim=2, output_dim=2, seed=1)
-        model.params = FROZEN(random_like(model.params, seed=42))
-        grads = FROZEN(random_like(model.params, seed=43))
-        grads_before = {name: np.copy(value) for name, value in grads.items()}
-        model.step(grads, 0.5)
-        want = FROZEN(model.params)
-        for name in want:
-            np.testing.assert_allclose(model.params[name], want[name], rtol=1e-12, atol=1e-15,
-                                       err_msg=f"params[{name!r}] after model.step(grads, 0.5)")
-            np.testing.assert_array_equal(grads[name], grads_before[name], err_msg="model.step changed grads")
-        """),
-    "cnn.extract_patches": ("""
-        x = np.arange(2 * 1 * 4 * 5, dtype=np.float64).reshape(2, 1, 4, 5)
-        patches = extract_patches(x, 2, 3)
-        assert np.shape(patches) == (2, 1, 3, 3, 2, 3), \\
-            f"extract_patches(x, 2, 3) with x of shape (2, 1, 4, 5) returned shape {np.shape(patches)}; expected (2, 1, 3, 3, 2, 3)"
-        np.testing.assert_array_equal(patches[1, 0, 2, 1], x[1, 0, 2:4, 1:4],
-                                      err_msg="patches[1, 0, 2, 1] must be the window x[1, 0, 2:4, 1:4]")
-        """, """
-        x = FROZEN(two_decimals(cases.rng(51).normal(size=(2, 3, 5, 4))))
-        windows = np.array([[[[x[n, c, i:i + 3, j:j + 2] for j in range(3)] for i in range(3)]
-                             for c in range(3)] for n in range(2)])
-        padded = np.zeros((2, 3, 7, 8))
-        padded[:, :, 1:6, ::2] = x
-        for label, view in [("x", x), ("np.asfortranarray(x)", np.asfortranarray(x)),
-                            ("a strided slice", padded[:, :, 1:6, ::2])]:
-            patches = extract_patches(view, 3, 2)
-            np.testing.assert_array_equal(patches, windows, err_msg=f"extract_patches({label}, 3, 2)")
-            assert np.shares_memory(patches, view), f"extract_patches({label}, 3, 2) must be a view of it, not a copy"
-        patches32 = extract_patches(x.astype(np.float32), 3, 2)
-        assert patches32.dtype == np.float32, f"extract_patches of float32 input returned {patches32.dtype}"
-        np.testing.assert_array_equal(patches32, windows.astype(np.float32), err_msg="float32 input")
-        """),
-    "cnn.conv2d_forward": ("""
-        x, weight, bias = FROZEN(two_decimals(cases.conv_inputs(seed=61, n=2, c=2, h=4, w=5, f=3, kh=3, kw=2)))
-        out = conv2d_forward(x, weight, bias)
-        assert np.shape(out) == (2, 3, 2, 4), \\
-            f"conv2d_forward(x, weight, bias) returned shape {np.shape(out)}; expected (2, 3, 2, 4)"
-        np.testing.assert_allclose(out[1, 2, 0, 3], np.sum(x[1, :, 0:3, 3:5] * weight[2]) + bias[2], rtol=1e-10,
-                                   err_msg="out[1, 2, 0, 3] must be sum(x[1, :, 0:3, 3:5] * weight[2]) + bias[2]")
-        want = FROZEN(out)
-        np.testing.assert_allclose(out, want, rtol=1e-7, atol=1e-10, err_msg="conv2d_forward(x, weight, bias)")
-        """, """
-        x, weight, bias = FROZEN(two_decimals(cases.conv_inputs(seed=62, n=2, c=3, h=5, w=4, f=2, kh=2, kw=3)))
-        before = [np.copy(x), np.copy(weight), np.copy(bias)]
-        out = conv2d_forward(x, weight, bias)
-        want = FROZEN(out)
-        np.testing.assert_allclose(out, want, rtol=1e-7, atol=1e-10, err_msg="conv2d_forward(x, weight, bias)")
-        np.testing.assert_allclose(conv2d_forward(np.asfortranarray(x), weight, bias), want, rtol=1e-7, atol=1e-10,
-                                   err_msg="conv2d_forward with a Fortran-ordered x")
-        for value, original in zip([x, weight, bias], before):
-            np.testing.assert_array_equal(value, original, err_msg="conv2d_forward changed its inputs")
-        pointwise = conv2d_forward(x, weight[:, :, :1, :1], bias)
-        np.testing.assert_allclose(pointwise, FROZEN(pointwise), rtol=1e-7, atol=1e-10, err_msg="a 1x1 kernel")
-        """),
-    "cnn.conv2d_backward": ("""
-        x, weight, _ = FROZEN(two_decimals(cases.conv_inputs(seed=71, n=2, c=2, h=4, w=5, f=3, kh=3, kw=2)))
-        dout = FROZEN(two_decimals(cases.rng(72).normal(size=(2, 3, 2, 4))))
-        dx, dweight, dbias = conv2d_backward(dout, x, weight)
-        shapes = [np.shape(dx), np.shape(dweight), np.shape(dbias)]
-        assert shapes == [(2, 2, 4, 5), (3, 2, 3, 2), (3,)], \\
-            f"conv2d_backward returned shapes {shapes}; expected [(2, 2, 4, 5), (3, 2, 3, 2), (3,)]"
-        want = FROZEN((dx, dweight, dbias))
-        for label, got, expected in zip(["dx", "dweight", "dbias"], [dx, dweight, dbias], want):
-            np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-10, err_msg=f"{label} of conv2d_backward")
-        """, """
-        x, weight, _ = FROZEN(two_decimals(cases.conv_inputs(seed=73, n=2, c=3, h=5, w=4, f=2, kh=2, kw=3)))
-        dout = FROZEN(two_decimals(cases.rng(74).normal(size=(2, 2, 4, 2))))
-        before = [np.copy(dout), np.copy(x), np.copy(weight)]
-        got = conv2d_backward(dout, x, weight)
-        want = FROZEN(got)
-        for label, value, expected in zip(["dx", "dweight", "dbias"], got, want):
-            np.testing.assert_allclose(value, expected, rtol=1e-7, atol=1e-10, err_msg=label)
-        for label, value, expected in zip(["dx", "dweight", "dbias"], conv2d_backward(dout, np.asfortranarray(x), weight), want):
-            np.testing.assert_allclose(value, expected, rtol=1e-7, atol=1e-10, err_msg=f"{label} with a Fortran-ordered x")
-        for value, original in zip([dout, x, weight], before):
-            np.testing.assert_array_equal(value, original, err_msg="conv2d_backward changed its inputs")
-        """),
-    "cnn.init": ("""
-        model = CNN(in_channels=2, num_filters=3, kernel_size=2, image_size=4, num_classes=4, seed=0)
-        shapes = {name: np.shape(value) for name, value in model.params.items()}
-        assert shapes == {"conv_W": (3, 2, 2, 2), "conv_b": (3,), "fc_W": (27, 4), "fc_b": (4,)}, \\
-            f"CNN(in_channels=2, num_filters=3, kernel_size=2, image_size=4, num_classes=4).params has shapes {shapes}"
-        assert not np.any(model.params["conv_b"]) and not np.any(model.params["fc_b"]), "conv_b and fc_b must start at zero"
-        """, """
-        model = CNN(in_channels=1, num_filters=2, kernel_size=2, image_size=5, num_classes=3, seed=5)
-        want = FROZEN(model.params)
-        for name in want:
-            np.testing.assert_allclose(model.params[name], want[name], rtol=1e-12,
-                                       err_msg=f"CNN(..., seed=5).params[{name!r}]")
-        again = CNN(in_channels=1, num_filters=2, kernel_size=2, image_size=5, num_classes=3, seed=5)
-        np.testing.assert_array_equal(again.params["conv_W"], model.params["conv_W"],
-                                      err_msg="the same seed must give the same weights")
-        """),
-    "cnn.forward": ("""
-        model = CNN(in_channels=2, num_filters=3, kernel_size=2, image_size=4, num_classes=4)
-        model.params = FROZEN(random_like(model.params, seed=81, scale=0.5))
-        X = FROZEN(two_decimals(cases.rng(82).normal(size=(2, 2, 4, 4))))
-        probs = model.forward(X)
-        assert np.shape(probs) == (2, 4), f"model.forward(X) returned shape {np.shape(probs)}; expected (2, 4)"
-        np.testing.assert_allclose(np.sum(probs, axis=1), np.ones(2), rtol=1e-10,
-                                   err_msg="every row of model.forward(X) must sum to 1")
-        want = FROZEN(probs)
-        np.testing.assert_allclose(probs, want, rtol=1e-7, atol=1e-12, err_msg="model.forward(X)")
-        """, """
-        model = CNN(in_channels=1, num_filters=4, kernel_size=2, image_size=5, num_classes=3)
-        model.params = FROZEN(random_like(model.params, seed=83))
-        X = FROZEN(two_decimals(cases.rng(84).normal(size=(3, 1, 5, 5))))
-        X_before = X.copy()
-        probs = model.forward(X)
-        np.testing.assert_allclose(probs, FROZEN(probs), rtol=1e-7, atol=1e-12, err_msg="model.forward(X)")
-        np.testing.assert_array_equal(X, X_before, err_msg="model.forward(X) changed X")
-        """),
-    "cnn.backward": ("""
-        model = CNN(in_channels=2, num_filters=3, kernel_size=2, image_size=4, num_classes=4)
-        model.params = FROZEN(random_like(model.params, seed=91, scale=0.5))
-        X = FROZEN(two_decimals(cases.rng(92).normal(size=(2, 2, 4, 4))))
-        targets = FROZEN(np.eye(4)[cases.labels(seed=93, n=2, k=4)])
-        model.forward(X)
-        grads = model.backward(targets)
-        shapes = {name: np.shape(value) for name, value in grads.items()}
-        assert shapes == {"conv_W": (3, 2, 2, 2), "conv_b": (3,), "fc_W": (27, 4), "fc_b": (4,)}, \\
-            f"model.backward(targets) returned shapes {shapes}"
-        want = FROZEN(grads)
-        for name in want:
-            np.testing.assert_allclose(grads[name], want[name], rtol=1e-7, atol=1e-12,
-                                       err_msg=f"model.backward(targets)[{name!r}]")
-        """, """
-        model = CNN(in_channels=1, num_filters=2, kernel_size=2, image_size=5, num_classes=3)
-        model.params = FROZEN(random_like(model.params, seed=94))
-        model.params["conv_b"][0] = 0.0
-        X1, X2 = FROZEN(two_decimals((cases.rng(95).normal(size=(2, 1, 5, 5)), cases.rng(96).normal(size=(3, 1, 5, 5)))))
-        X2[:, :, :2, :] = 0.0   # all-zero windows: with conv_b[0] = 0, Z is exactly 0 there
-        T1, T2 = FROZEN((np.eye(3)[cases.labels(seed=97, n=2, k=3)], np.eye(3)[cases.labels(seed=98, n=3, k=3)]))
-        model.forward(X1)
-        model.backward(T1)
-        model.forward(X2)
-        grads = model.backward(T2)
-        again = model.backward(T2)
-        want = FROZEN(grads)
-        for name in want:
-            np.testing.assert_allclose(grads[name], want[name], rtol=1e-7, atol=1e-12,
-                                       err_msg=f"backward after a second forward, [{name!r}]")
-            np.testing.assert_allclose(again[name], want[name], rtol=1e-7, atol=1e-12,
-                                       err_msg=f"backward called twice, [{name!r}]")
-        """),
-    "cnn.step": ("""
-        model = CNN(in_channels=2, num_filters=3, kernel_size=2, image_size=4, num_classes=4, seed=0)
-        before = {name: np.copy(value) for name, value in model.params.items()}
-        grads = FROZEN(random_like(model.params, seed=101))
-        model.step(grads, 0.1)
-        for name in before:
-            np.testing.assert_allclose(model.params[name], before[name] - 0.1 * grads[name], rtol=1e-12,
-                                       atol=1e-15, err_msg=f"params[{name!r}] after model.step(grads, 0.1)")
-        """, """
-        model = CNN(in_channels=1, num_filters=2, kernel_size=2, image_size=4, num_classes=2, seed=1)
-        model.params = FROZEN(random_like(model.params, seed=102))
-        grads = FROZEN(random_like(model.params, seed=103))
-        grads_before = {name: np.copy(value) for name, value in grads.items()}
-        model.step(grads, 0.5)
-        want = FROZEN(model.params)
-        for name in want:
-            np.testing.assert_allclose(model.params[name], want[name], rtol=1e-12, atol=1e-15,
-                                       err_msg=f"params[{name!r}] after model.step(grads, 0.5)")
-            np.testing.assert_array_equal(grads[name], grads_before[name], err_msg="model.step changed grads")
-        """),
-}
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "nbgrader"
+TEST_KINDS = {"visible": "tests", "hidden": "hidden_tests"}          # as a marker says it -> Cell.kind
+_CELL_MARKER = re.compile(r"^# %% (?P<item>\S+): (?P<kind>visible|hidden) tests$")
+
+
+def tests_path(contract_file, folder=TEMPLATES):
+    """The template of contract_file's test cells, e.g. templates/nbgrader/mlp_tests.py for mlp.py."""
+    return Path(folder) / f"{Path(contract_file).stem}_tests.py"
+
+
+def notebook_tests(folder=TEMPLATES):
+    """item -> {"tests": visible tests, "hidden_tests": hidden tests}, read from the test templates of
+    the contract files. A template that cannot be cut into cells, one cell of each kind per item of
+    its own file, is refused with its file and line."""
+    found = {}
+    for name in CONTRACT_FILES:
+        path = tests_path(name, folder)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise GenerateError(f"{path}: cannot read the notebook tests of {name} ({error.strerror})") from None
+        cells, current = {}, None
+        for number, line in enumerate(lines, 1):
+            if not line.startswith("# %%"):
+                if current is not None:
+                    cells[current][1].append(line)
+                elif line.strip() and not line.startswith("#"):
+                    raise GenerateError(f"{path}:{number}: code before the first `# %% ITEM: visible tests` line")
+                continue
+            match = _CELL_MARKER.match(line)
+            if not match:
+                raise GenerateError(f"{path}:{number}: a cell opens with `# %% ITEM: visible tests` or "
+                                    f"`# %% ITEM: hidden tests`, not {line!r}")
+            item, kind = match.group("item"), TEST_KINDS[match.group("kind")]
+            if not item.startswith(f"{Path(name).stem}."):
+                raise GenerateError(f"{path}:{number}: {item} is not an item of {name}; its tests go in "
+                                    f"{tests_path(item.split('.')[0] + '.py', folder).name}")
+            if (item, kind) in cells:
+                raise GenerateError(f"{path}:{number}: a second cell of {match.group('kind')} tests of {item} "
+                                    f"(the first opens at line {cells[item, kind][0]})")
+            current = (item, kind)
+            cells[current] = (number, [])
+        for (item, kind), (number, body) in cells.items():
+            source = "\n".join(body).strip("\n")
+            if not source:
+                raise GenerateError(f"{path}:{number}: this cell of {item} holds no test")
+            found.setdefault(item, {})[kind] = source
+        for item, sources in found.items():
+            missing = [said for said, kind in TEST_KINDS.items() if kind not in sources]
+            if missing:
+                raise GenerateError(f"{path}: {item} has no cell of {missing[0]} tests; every item has one of each")
+    return found
 
 
 def random_like(params, seed, scale=1.0):
@@ -495,47 +220,9 @@ def write_course(out, assignment, rubric, solution_dir=KIT_ROOT / "solution"):
 
 
 def config_text():
-    return CONFIG.format(generated=GENERATED, course_id=COURSE_ID, timeout=CELL_TIMEOUT)
-
-
-CONFIG = '''{generated} -- regenerating overwrites this file.
-"""nbgrader configuration of the mnist-from-scratch course (nbgrader 0.9)."""
-import os
-
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbformat.v4 import new_output
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-
-c = get_config()  # noqa: F821 -- provided by traitlets when it loads this file
-
-c.CourseDirectory.course_id = "{course_id}"
-c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-
-# Seconds per cell when autograde (or validate) runs a notebook; the tests are data-free and take
-# well under a second, so this only stops a student's infinite loop. nbgrader's Execute is its
-# ExecutePreprocessor.
-c.Execute.timeout = {timeout}
-c.Execute.startup_timeout = 120
-
-
-class ClearHiddenTestsFromFeedback(ClearHiddenTests):
-    """Feedback: remove each hidden test region, and the outputs of its cell (a traceback quotes the
-    failing line, assert_allclose prints the expected values); a failure keeps one line, its exception."""
-
-    def preprocess_cell(self, cell, resources, index):
-        hidden = cell.cell_type == "code" and self.begin_test_delimeter in cell.source
-        cell, resources = super().preprocess_cell(cell, resources, index)
-        if hidden:
-            errors = [output.ename for output in cell.outputs if output.output_type == "error"]
-            cell.outputs = [new_output("error", ename=errors[0], evalue="a hidden test failed",
-                                       traceback=[errors[0] + ": a hidden test failed (its code is not shown)"])
-                            ] if errors else []
-        return cell, resources
-
-
-# nbgrader's own feedback preprocessors, then ours: by default the feedback shows hidden tests.
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
-'''
+    """COURSE_DIR/nbgrader_config.py: templates/nbgrader/nbgrader_config.py, filled in."""
+    template = string.Template((TEMPLATES / "nbgrader_config.py").read_text(encoding="utf-8"))
+    return template.substitute(generated=GENERATED, course_id=COURSE_ID, timeout=CELL_TIMEOUT)
 
 
 def build_notebook(cells):
@@ -563,16 +250,17 @@ def build_cells(solution_dir, rubric):
     """The notebook's cells from the contract files of solution_dir; the tests verified on the reference."""
     imports, body = contract_cells(solution_dir)
     items = [c.item for c in body if c.kind == "tests"]
-    missing = sorted(set(items) - set(NOTEBOOK_TESTS))
+    tests = notebook_tests()
+    missing = sorted(set(items) - set(tests))
     if missing:
-        raise GenerateError(f"solution regions without notebook tests: {', '.join(missing)}; "
-                            "add them to NOTEBOOK_TESTS in grader/course/nbgrader.py")
-    stale = sorted(set(NOTEBOOK_TESTS) - set(items))
+        raise GenerateError(f"solution regions without notebook tests: {', '.join(missing)}; add their cells "
+                            f"to {', '.join(sorted({str(tests_path(item.split('.')[0])) for item in missing}))}")
+    stale = sorted(set(tests) - set(items))
     if stale:
-        raise GenerateError(f"NOTEBOOK_TESTS has tests for {', '.join(stale)}, which has no solution region")
+        raise GenerateError(f"{TEMPLATES} has tests for {', '.join(stale)}, which has no solution region")
     cells = [Cell("markdown", INTRO), imports] + body
     cells = _with_points(cells, rubric)
-    return _with_frozen_values(cells)
+    return _with_frozen_values(cells, tests)
 
 
 def contract_cells(solution_dir):
@@ -671,17 +359,17 @@ def _with_points(cells, rubric):
 # --- FROZEN: the reference's values, written into the tests -------------------------------
 
 
-def _with_frozen_values(cells):
-    """Fill in the tests cells: run the notebook on the reference, recording every FROZEN(...),
-    then run it again as it will be written (literals, no helpers), which must pass."""
+def _with_frozen_values(cells, tests):
+    """Fill in the tests cells from tests (notebook_tests()): run the notebook on the reference,
+    recording every FROZEN(...), then run it again as it will be written (literals, no helpers),
+    which must pass."""
     recording = {"np": np}
     written = []
     for cell in cells:
         if cell.kind in ("readonly", "answer"):
             _run(cell.source, recording, cell.grade_id)
         elif cell.kind in ("tests", "hidden_tests"):
-            visible, hidden = NOTEBOOK_TESTS[cell.item]
-            code = _freeze(dedent(visible if cell.kind == "tests" else hidden).strip("\n"), recording, cell.grade_id)
+            code = _freeze(tests[cell.item][cell.kind], recording, cell.grade_id)
             name = f"`{cell.qualname}`"
             if cell.kind == "tests":
                 source = f"# Tests of {name} (read-only): run this cell after the one above.\n{code}"
