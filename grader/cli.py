@@ -30,9 +30,9 @@ GRADE_HELP = "grade one submission (a folder or a .zip with functional.py, mlp.p
 PLUGGED_VERBS = {
     "batch": ("grader.batch", "grade every submission (sub-folder or .zip) of a folder"),
     "publish": ("grader.publish", "rewrite a batch's feedback reports when the due date passes or grades are published"),
-    "package": ("grader.integrations.package", "build an autograder package (Gradescope)"),
-    "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
-    "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
+    "package": ("grader.course.package", "build an autograder package (Gradescope)"),
+    "nbgrader": ("grader.course.nbgrader", "generate the nbgrader course layout from solution/"),
+    "public-kit": ("grader.course.public_kit", "write the grader students may have (public checks, no solution)"),
     "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
     "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
     "handin": ("grader.handin", "check a folder's functional.py, mlp.py, cnn.py and pack exactly them into a zip"),
@@ -113,7 +113,7 @@ def main(argv=None):
     args.command_line = command_line(argv)
     try:
         if args.verb == "release":
-            from grader import generate
+            from grader.course import generate
             forwarded = ["release"] + (["--check"] if args.check else [])
             forwarded += ["--solution", args.solution] if args.solution else []
             forwarded += ["--out", args.out] if args.out else []

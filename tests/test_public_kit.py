@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import gradertools as gt
-from grader.integrations.public_kit import ZIP_FOLDER, build_public_kit, solution_lines_in, write_zip
+from grader.course.public_kit import ZIP_FOLDER, build_public_kit, solution_lines_in, write_zip
 from mutants import MUTANTS
 
 SAMPLE = ["softmax_over_columns", "cross_entropy_without_clip", "mlp_backward_missing_mean",

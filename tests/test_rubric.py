@@ -11,7 +11,7 @@ import pytest
 
 import gradertools as gt
 from grader.errors import GraderError
-from grader.integrations.public_kit import public_rubric_text
+from grader.course.public_kit import public_rubric_text
 from grader.rubric import DEFAULT, load_rubric, tomllib
 
 ROOT = gt.ROOT

@@ -192,7 +192,7 @@ def build_public_kit(out, rubric_path=None):
 def solution_lines_in(folder):
     """Solution regions of the reference (two code lines or more, whitespace aside) found in any text
     file under folder, and contract files present there."""
-    from grader.generate import find_regions
+    from grader.course.generate import find_regions
     regions = []
     for name in ("functional.py", "mlp.py", "cnn.py"):
         path = KIT_ROOT / "solution" / name
