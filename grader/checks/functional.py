@@ -30,14 +30,15 @@ class Elementwise:
         return f"functional.{self.name}"
 
 
-ELEMENTWISE_CHECKS = []        # (id template, check function), in the order they are written below
+ELEMENTWISE_CHECKS = []        # (id template, check function, check() options), in the order written below
 
 
-def for_elementwise(template):
+def for_elementwise(template, **options):
     """Register the decorated check(ctx, op) once per function of ELEMENTWISE, under the id
-    template.format(name=op.name); registration waits for ELEMENTWISE (see register_elementwise)."""
+    template.format(name=op.name), with check()'s options; registration waits for ELEMENTWISE (see
+    register_elementwise), so the registry lists sigmoid's four, then relu's, in rubric order."""
     def mark(function):
-        ELEMENTWISE_CHECKS.append((template, function))
+        ELEMENTWISE_CHECKS.append((template, function, options))
         return function
     return mark
 
@@ -94,8 +95,8 @@ ELEMENTWISE = (SIGMOID, RELU)
 def register_elementwise(ops, marked):
     """Each marked check for each function, bound to it: check.function(ctx) calls function(ctx, op=op)."""
     for op in ops:
-        for template, function in marked:
-            check(template.format(name=op.name))(partial(function, op=op))
+        for template, function, options in marked:
+            check(template.format(name=op.name), **options)(partial(function, op=op))
 
 
 register_elementwise(ELEMENTWISE, ELEMENTWISE_CHECKS)

@@ -46,13 +46,15 @@ CNN = Kind("cnn", "cnn.CNN", reference.cnn.CNN, cases.CNN_SMALL, "num_classes", 
     ({}, {"fc_W": np.sqrt(1 / (8 * 26 * 26))}),
 ))
 MODELS = (MLP, CNN)
-MODEL_CHECKS = []              # (id template, check function), in the order they are written below
+MODEL_CHECKS = []              # (id template, check function, check() options), in the order written below
 
 
 def for_models(template, **options):
     """Register the decorated check(ctx, kind) once per model of MODELS, under the id
-    template.format(item=kind.item), with check()'s options. Registration waits for the end of the
-    module (see register), so the ids are registered as before: all of MLP's, then all of CNN's."""
+    template.format(item=kind.item), with check()'s options (budget=, group=). Registration waits
+    for register() at the end of this module, so the registry lists all of MLP's checks, then all of
+    CNN's, in rubric order (a check written after that call would have no id, and the rubric's
+    test says so)."""
     def mark(function):
         MODEL_CHECKS.append((template, function, options))
         return function
