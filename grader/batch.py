@@ -94,7 +94,7 @@ def add_arguments(parser):
 # ------------------------------------------------------------------------------------ the command
 
 def run(args):
-    from grader.checks import load_all
+    from grader.checks import load_all, trains
     from grader.grade import mnist_loader
     from grader.rubric import load_rubric
 
@@ -114,7 +114,7 @@ def run(args):
     if not rows:
         raise GraderError("These --only/--skip/--public flags select no check at all.")
     registry = load_all()
-    needs_mnist = any(registry[row.id].group.endswith("accuracy") for row in rows)
+    needs_mnist = trains(registry[row.id] for row in rows)
     if needs_mnist and not cluster_requested(args):     # on a cluster, each worker finds or fetches its own
         mnist_loader(args.data_root)          # raises GraderError, with the fix, when MNIST is missing
     try:

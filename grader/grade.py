@@ -10,7 +10,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from grader import cases, lent, reference, static
-from grader.checks import Context, load_all
+from grader.checks import GROUPS, Context, load_all, trains
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
@@ -18,12 +18,7 @@ from grader.sandbox.session import Session
 from grader.submission import load_submission
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
-GROUP_MODULES = {
-    "functional": ["functional"],
-    "models": ["functional", "mlp", "cnn"],
-    "mlp.accuracy": ["functional", "mlp"],
-    "cnn.accuracy": ["functional", "cnn"],
-}
+GROUP_MODULES = {name: list(group.modules) for name, group in GROUPS.items() if group.modules}  # for scripts
 
 
 def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submission=None):
@@ -33,7 +28,7 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
     rows = rubric.select(only, skip, public)
     registry = load_all()
     checks = [registry[row.id] for row in rows]
-    mnist = mnist_loader(data_root) if any(c.group.endswith("accuracy") for c in checks) else None
+    mnist = mnist_loader(data_root) if trains(checks) else None
     notes = sandbox_warnings()          # first: a Python for student code that is unfit stops here, with why
     submission = submission if submission is not None else load_submission(path)
     try:
@@ -116,7 +111,7 @@ def run_checks(checks, submission, rubric, mnist):
     budget_end = time.monotonic() + rubric.grading_seconds
 
     def run_group(group, lend_functional=False):
-        modules = GROUP_MODULES[group]
+        modules = list(GROUPS[group].modules)
         session = Session(submission.folder, modules, limits, lent.answer if lend_functional else None,
                           import_seconds=rubric.call_seconds)
         borrowed = {"functional"} if lend_functional else set()       # the reference's, lent to the models
@@ -124,7 +119,7 @@ def run_checks(checks, submission, rubric, mnist):
         ctx = Context(session, submission, rubric, shared)
         try:
             for c in groups.get(group, []):
-                results[c.id] = run_one(c, ctx, None if group.endswith(".accuracy") else budget_end)
+                results[c.id] = run_one(c, ctx, None if GROUPS[group].trains else budget_end)
         finally:
             session.close()
             shared["banned_attempts"] += session.banned
@@ -140,7 +135,7 @@ def run_checks(checks, submission, rubric, mnist):
 
     with Budget(limits) as limits:      # every child of this submission shares these limits
         threads = [threading.Thread(target=functional_then_models)]
-        threads += [threading.Thread(target=run_group, args=(g,)) for g in ("mlp.accuracy", "cnn.accuracy") if g in groups]
+        threads += [threading.Thread(target=run_group, args=(g,)) for g in GROUPS if GROUPS[g].trains and g in groups]
         for thread in threads:
             thread.start()
         for thread in threads:

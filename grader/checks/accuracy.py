@@ -172,7 +172,7 @@ def score(item, params, mnist, relabel, data):
 def register(item):
     settings = SETTINGS[item]
 
-    @check(f"{item}.accuracy: test accuracy after training", budget=None)   # the rubric limits training
+    @check(f"{item}.accuracy: test accuracy after training", group=f"{item}.accuracy", budget=None)   # the rubric limits training
     def accuracy_check(ctx):
         threshold = ctx.rubric.accuracy[item]["threshold"]
         accuracy, result = train_and_score(ctx.student, ctx.shared["mnist"](), item, ctx.rubric.accuracy[item]["seconds"])
