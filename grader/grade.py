@@ -10,7 +10,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from grader import cases, lent, reference, static
-from grader.checks import GROUPS, Context, load_all, trains
+from grader.checks import GROUPS, Context, GradingRun, load_all, trains
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
@@ -37,14 +37,13 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
         # children, and OpenBLAS stops its thread pool at every fork, which leaves a multi-threaded
         # matrix product in another thread spinning forever (seen here: a grader stuck 30 minutes).
         with cases.salted(rubric.input_salt), threadpool_limits(limits=1):
-            results, shared = run_checks(checks, submission, rubric, mnist)
+            results, run = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
     notes += [f"{name}: {problem}" for name, problem in submission.problems.items()]
     results = shown_once(rows, results)
-    training = {key.split(".")[0]: value for key, value in shared.items() if key.endswith(".training")}
-    extras = {f"{item}.accuracy": record["accuracy"] for item, record in training.items()}
-    extras["training"] = training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
+    extras = {f"{item}.accuracy": record["accuracy"] for item, record in run.training.items()}
+    extras["training"] = run.training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
     return build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
 
 
@@ -98,7 +97,7 @@ def read_mnist(raw):
 
 def run_checks(checks, submission, rubric, mnist):
     """Run every selected check; each group talks to its own child, groups run side by side."""
-    results, shared = {}, {"mnist": mnist, "banned_attempts": []}
+    results, run = {}, GradingRun(mnist)
     groups = {}
     for c in checks:
         groups.setdefault(c.group, []).append(c)
@@ -116,13 +115,13 @@ def run_checks(checks, submission, rubric, mnist):
                           import_seconds=rubric.call_seconds)
         borrowed = {"functional"} if lend_functional else set()       # the reference's, lent to the models
         session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in borrowed})
-        ctx = Context(session, submission, rubric, shared)
+        ctx = Context(session, submission, rubric, run)
         try:
             for c in groups.get(group, []):
                 results[c.id] = run_one(c, ctx, None if GROUPS[group].trains else budget_end)
         finally:
             session.close()
-            shared["banned_attempts"] += session.banned
+            run.banned_attempts += session.banned
 
     def functional_then_models():
         run_group("functional")
@@ -140,10 +139,10 @@ def run_checks(checks, submission, rubric, mnist):
             thread.start()
         for thread in threads:
             thread.join()
-    ctx = Context(None, submission, rubric, shared)
+    ctx = Context(None, submission, rubric, run)
     for c in groups.get("policy", []):
         results[c.id] = run_one(c, ctx)
-    return results, shared
+    return results, run
 
 
 def run_one(check, ctx, budget_end=None):

@@ -14,7 +14,7 @@ is refused at import, so no check id lands in a group by its spelling.
   groups' children reported, after they are done.
 """
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 REGISTRY = {}
 
@@ -66,12 +66,22 @@ def trains(checks):
 
 
 @dataclass
+class GradingRun:
+    """What the checks of one grading share beyond their group's child. The groups run side by side,
+    so each field has one kind of writer: grade.py, or one kind of check."""
+    mnist: object = None        # () -> the MNIST arrays (grade.mnist_loader); None when no check trains
+    training: dict = field(default_factory=dict)          # "mlp" / "cnn" -> its record (accuracy.py)
+    banned_attempts: list = field(default_factory=list)   # every child's tripwire reports (Session.banned)
+
+
+@dataclass
 class Context:
-    """What a check may use: the student's session for its group, the loaded submission, the rubric."""
+    """What a check may use: the student's session for its group (None in "policy"), the loaded
+    submission, the rubric, and the grading run it is part of."""
     student: object
     submission: object
     rubric: object
-    shared: dict
+    run: GradingRun
 
 
 def load_all():

@@ -39,7 +39,7 @@ def no_autodiff(ctx):
     findings += [f"{f} reaches into frames or interpreter hooks (tracebacks' tb_frame, f_back, f_globals, "
                  "__subclasses__, ...), the way to the grader's own code; your model never needs them"
                  for f in scan.introspection]
-    findings += [attempt_finding(ctx.submission, attempt) for attempt in ctx.shared.get("banned_attempts", [])]
+    findings += [attempt_finding(ctx.submission, attempt) for attempt in ctx.run.banned_attempts]
     if findings:
         raise CheckFailed("torch, tensorflow, jax, keras and other autodiff libraries are not allowed in "
                           "functional.py, mlp.py and cnn.py:\n  " + "\n  ".join(dict.fromkeys(findings)))
