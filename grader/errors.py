@@ -19,3 +19,8 @@ class StudentError(CheckFailed):
 
 class StudentTimeout(StudentError):
     """A call into the student's code did not finish within its time (now, or earlier in this run)."""
+
+
+class OutOfTime(StudentError):
+    """A call into the student's code was not started: too little was left of its check's time, or of
+    the submission's (grader/timebudget.py)."""

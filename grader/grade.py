@@ -16,6 +16,7 @@ from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warning
 from grader.report import CheckResult, build_report
 from grader.sandbox.session import Session
 from grader.submission import load_submission
+from grader.timebudget import CHECK_NOT_RUN, NO_LIMIT, TimeBudget
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 GROUP_MODULES = {name: list(group.modules) for name, group in GROUPS.items() if group.modules}  # for scripts
@@ -97,7 +98,7 @@ def read_mnist(raw):
 
 def run_checks(checks, submission, rubric, mnist):
     """Run every selected check; each group talks to its own child, groups run side by side."""
-    results, run = {}, GradingRun(mnist)
+    results = {}
     groups = {}
     for c in checks:
         groups.setdefault(c.group, []).append(c)
@@ -105,9 +106,7 @@ def run_checks(checks, submission, rubric, mnist):
                     cpu_seconds=rubric.cpu_seconds)
     problems = {name[:-3]: problem for name, problem in submission.problems.items()}   # "cnn": "cnn.py is missing..."
 
-    # One time budget for everything but training, so code that is slow in every call (sleeping just
-    # under each limit, say) cannot keep the grader busy for an hour: what is left over fails, named.
-    budget_end = time.monotonic() + rubric.grading_seconds
+    run = GradingRun(mnist, budget=TimeBudget.starting_now(rubric.grading_seconds))     # see timebudget.py
 
     def run_group(group, lend_functional=False):
         modules = list(GROUPS[group].modules)
@@ -118,7 +117,7 @@ def run_checks(checks, submission, rubric, mnist):
         ctx = Context(session, submission, rubric, run)
         try:
             for c in groups.get(group, []):
-                results[c.id] = run_one(c, ctx, None if GROUPS[group].trains else budget_end)
+                results[c.id] = run_one(c, ctx, NO_LIMIT if GROUPS[group].trains else run.budget)
         finally:
             session.close()
             run.banned_attempts += session.banned
@@ -145,17 +144,12 @@ def run_checks(checks, submission, rubric, mnist):
     return results, run
 
 
-def run_one(check, ctx, budget_end=None):
+def run_one(check, ctx, budget=NO_LIMIT):
     start = time.monotonic()
-    if budget_end is not None and budget_end - start < 1.0:
-        return CheckResult(check.id, "failed", "Not run: checking your code used up the grading time for one "
-                           "submission before this check. The reference needs about 2 s for all the checks; look "
-                           "for sleeps, very slow code or infinite loops in the failures above.", 0.0)
+    if budget.spent(start):
+        return CheckResult(check.id, "failed", CHECK_NOT_RUN, 0.0)
     if ctx.student is not None:
-        deadline = start + check.budget if check.budget else None
-        if budget_end is not None:
-            deadline = min(deadline, budget_end) if deadline is not None else budget_end
-        ctx.student.deadline = deadline
+        ctx.student.deadline = budget.deadline(check.budget, start)
     try:
         summary = check.function(ctx)
         return CheckResult(check.id, "passed", summary or "", time.monotonic() - start)

@@ -16,6 +16,8 @@ is refused at import, so no check id lands in a group by its spelling.
 import sys
 from dataclasses import dataclass, field
 
+from grader.timebudget import CHECK_SECONDS, NO_LIMIT, TimeBudget
+
 REGISTRY = {}
 
 
@@ -43,7 +45,7 @@ class Check:
     budget: float          # wall-clock seconds the whole check may take (None: its calls set their own)
 
 
-def check(check_id, group=None, budget=30.0):
+def check(check_id, group=None, budget=CHECK_SECONDS):
     """Register the decorated function as check `check_id`, in `group` (default: the GROUP its module
     declares)."""
     def register(function):
@@ -72,6 +74,7 @@ class GradingRun:
     mnist: object = None        # () -> the MNIST arrays (grade.mnist_loader); None when no check trains
     training: dict = field(default_factory=dict)          # "mlp" / "cnn" -> its record (accuracy.py)
     banned_attempts: list = field(default_factory=list)   # every child's tripwire reports (Session.banned)
+    budget: TimeBudget = NO_LIMIT       # the time of all its checks but training (timebudget.py)
 
 
 @dataclass

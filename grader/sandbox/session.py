@@ -18,6 +18,7 @@ import numpy as np
 from grader.errors import NotWritten, StudentError, StudentTimeout
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 from grader.text import clean, clean_name
+from grader.timebudget import call_timeout
 
 FRAMES_SHOWN = 8            # the innermost frames of a traceback (a recursion has a thousand)
 
@@ -156,7 +157,7 @@ class Session:
         self._report_rest = b""
         self.child = None
         self.generation = 0
-        self.deadline = None        # monotonic time by which the current check must be done
+        self.deadline = None        # monotonic time by which the current check must be done (timebudget.py)
         self.hung = {}              # function or method name -> seconds it ran before being stopped
         self.classes = {}           # name of an object in the child -> its class ("mlp.MLP")
 
@@ -262,12 +263,7 @@ class Session:
         if name in self.hung:       # one hang is reported once per check, not waited for again
             raise StudentTimeout(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
                                "earlier in this grading run (an infinite loop, or code far too slow).")
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0.5:
-                raise StudentError(f"This check ran out of time before {call}: your code is too slow here "
-                                   "(a Python loop over samples or pixels?).")
-            timeout = min(timeout, remaining)
+        timeout = call_timeout(self.deadline, timeout, call)
         start = time.perf_counter()
         try:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
