@@ -574,6 +574,7 @@ def start_worker(parent_pid, config):
 def grade_student(task):
     """Grade one submission and write its files; returns its state. Never raises for a bad submission."""
     from grader.formats.gradescope import write_gradescope
+    from grader.formats.report_json import report_to_dict
     from grader.grade import grade
 
     out = Path(task["out"])
@@ -584,7 +585,7 @@ def grade_student(task):
         report = grade(Path(task["path"]), WORKER["rubric_rows"], WORKER["only"], WORKER["skip"],
                        WORKER["public"], WORKER["data_root"])
         write_gradescope(report, out / "results.json")
-        write_atomically(out / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
+        write_atomically(out / "report.json", json.dumps(report_to_dict(report), indent=1) + "\n")
         feedback, feedback_note = write_student_feedback(report, out, WORKER["data_root"],
                                                          WORKER.get("feedback_stage", "open"))
         state = graded_state(task["student"], report, feedback, feedback_note, task["key"], task["path"],
@@ -607,7 +608,7 @@ def graded_state(student, report, feedback, feedback_note, key, submission, seco
     return {"version": STATE_VERSION, "student": student, "status": "graded",
             "score": report.score, "max_score": report.max_score,
             "items": {item: got for item, (got, _) in report.item_scores().items()},
-            "failed": [t.name for t in report.tests if t.status != "passed"],
+            "failed": [r.id for r in report.results if r.status != "passed"],
             "message": problems_message(problems), "problems": problems,
             "feedback": feedback, "feedback_note": feedback_note, "key": key,
             "submission": submission, "sandbox": report.sandbox, "seconds": round(seconds, 2)}
