@@ -35,7 +35,6 @@ worker that dies mid-grading costs nothing but time: see grade_all.
 import csv
 import ctypes
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -127,9 +126,6 @@ def run(args):
 
     selection = {"version": STATE_VERSION, "only": sorted(args.only), "skip": sorted(args.skip),
                  "public": bool(args.public), "rubric": hashlib.sha256(rubric_path.read_bytes()).hexdigest()}
-    feedback_problem = feedback_unavailable()
-    if feedback_problem:
-        notes.append(f"No feedback reports written: {feedback_problem}.")
     for student in states:            # not gradable: two submissions, or a broken zip
         clear_results(out / "students" / student)
     todo, skipped = [], 0
@@ -141,7 +137,7 @@ def run(args):
             states[student] = error_state(task, f"The submission could not be read: {exc}")
             clear_results(task["out"])
             continue
-        done = None if args.force else finished(task, feedback_problem)
+        done = None if args.force else finished(task)
         if done:
             states[student] = done
             skipped += 1
@@ -305,7 +301,7 @@ def submission_key(path, selection):
     return digest.hexdigest()
 
 
-def finished(task, feedback_problem):
+def finished(task):
     """The student's saved state when it is complete and still valid for this submission and selection."""
     out = Path(task["out"])
     state = read_json(out / STATE)
@@ -314,8 +310,6 @@ def finished(task, feedback_problem):
     results = read_json(out / "results.json")
     if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
         return None
-    if state.get("feedback") == "unavailable" and not feedback_problem:
-        return None                   # grader/feedback.py has appeared since: grade again to write it
     return state
 
 
@@ -324,17 +318,6 @@ def read_json(path):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def feedback_unavailable():
-    """Why grader.feedback.write_feedback cannot be used here, or "" when it can."""
-    try:
-        module = importlib.import_module("grader.feedback")
-    except Exception as exc:          # not written yet, or half-written: a note, never a stop
-        return f"grader.feedback could not be imported ({type(exc).__name__}: {exc})"
-    if not callable(getattr(module, "write_feedback", None)):
-        return "grader.feedback has no write_feedback function"
-    return ""
 
 
 # ------------------------------------------------------------------------------------ the outputs
@@ -640,10 +623,7 @@ def problems_message(problems):
 
 
 def write_student_feedback(report, out, data_root, stage="open"):
-    """("written" | "unavailable" | "failed", why). grader.feedback is imported here, at run time."""
-    problem = feedback_unavailable()
-    if problem:
-        return "unavailable", problem
+    """("written" | "failed", why). grader.feedback (matplotlib) is imported here, when first used."""
     from grader.feedback import write_feedback
     try:
         write_feedback(report, out, data_root=data_root, stage=stage)
