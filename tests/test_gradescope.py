@@ -284,7 +284,7 @@ def test_an_instructor_rubric_and_only_are_baked_in(tmp_path_factory, tmp_path):
 
 
 def test_the_leaderboard_has_accuracy_and_seconds_per_epoch():
-    test = reports.TestResult("mlp.accuracy: test accuracy after training", 10, 10, "passed", "", "after_published")
+    test = reports.CheckResult("mlp.accuracy: test accuracy after training", "passed", "", 0.0, 10, 10, "after_published")
     report = reports.Report("sub", [test], 10, 10, 1.0, "bwrap", [], {
         "mlp.accuracy": 0.9751, "cnn.accuracy": 0.98,
         "training": {"mlp": {"accuracy": 0.9751, "epoch_seconds": [1.0, 2.0, 3.5]}, "cnn": {"accuracy": 0.98}}})

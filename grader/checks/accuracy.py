@@ -172,11 +172,11 @@ def score(item, params, mnist, relabel, data):
 def register(item):
     settings = SETTINGS[item]
 
-    @check(f"{item}.accuracy: test accuracy after training", budget=None)   # the rubric limits training
+    @check(f"{item}.accuracy: test accuracy after training", group=f"{item}.accuracy", budget=None)   # the rubric limits training
     def accuracy_check(ctx):
         threshold = ctx.rubric.accuracy[item]["threshold"]
-        accuracy, result = train_and_score(ctx.student, ctx.shared["mnist"](), item, ctx.rubric.accuracy[item]["seconds"])
-        ctx.shared[f"{item}.training"] = result
+        accuracy, result = train_and_score(ctx.student, ctx.run.mnist(), item, ctx.rubric.accuracy[item]["seconds"])
+        ctx.run.training[item] = result
         summary = (f"test accuracy {100 * accuracy:.2f}% after {settings['epochs']} epochs of SGD (lr {settings['lr']}, "
                    f"batch {BATCH_SIZE}); {np.mean(result['epoch_seconds']):.1f} s per epoch here.")
         if accuracy < threshold:
