@@ -49,10 +49,11 @@ def check(check_id, group=None, budget=CHECK_SECONDS):
     """Register the decorated function as check `check_id`, in `group` (default: the GROUP its module
     declares)."""
     def register(function):
-        chosen = group or getattr(sys.modules.get(function.__module__), "GROUP", None)
+        module = getattr(function, "func", function).__module__     # a functools.partial: its function's
+        chosen = group or getattr(sys.modules.get(module), "GROUP", None)
         if chosen is None:
             raise ValueError(f"check {check_id!r} has no group: pass check(..., group=...) or declare GROUP "
-                             f"at the top of {function.__module__}; the groups are {', '.join(GROUPS)}")
+                             f"at the top of {module}; the groups are {', '.join(GROUPS)}")
         if chosen not in GROUPS:
             raise ValueError(f"check {check_id!r}: unknown group {chosen!r}; the groups are {', '.join(GROUPS)}")
         if check_id in REGISTRY:
