@@ -248,6 +248,18 @@ def test_backward_without_the_mean_fails_with_the_batch_size_named(kind):
     assert message.endswith("It looks like 6 times too large: divide by the batch size N = 6 exactly once.")
 
 
+def test_relu_derivative_one_at_zero_is_named():
+    """A mask Z >= 0 differs only where Z == 0 exactly (an all-zero window with conv_b = 0)."""
+    message = failure(backward_values, CNN, "cnn_backward_relu_grad_one_at_zero")
+    assert "CNN.backward(targets)['conv_b']" in message
+    assert "It looks like your ReLU derivative is 1 at Z == 0 (a mask Z >= 0)" in message
+
+
+def test_a_relu_mask_left_out_gets_no_relu_at_zero_hint():
+    message = failure(backward_values, CNN, "cnn_backward_no_relu_mask")
+    assert "differs from the expected values" in message and "ReLU derivative" not in message
+
+
 def test_backward_without_the_mean_fails_the_numerical_check():
     message = failure(backward_numerical, MLP, "mlp_backward_missing_mean")
     assert "disagrees with central differences of the loss" in message

@@ -90,15 +90,36 @@ REAL_SIZES = {"mlp": "784-128-10", "cnn": "28x28 images, 8 filters of 3x3"}
 BIAS_HINTS = {"conv_b": "The bias gradient sums dZ over the batch and both pixel axes: axis=(0, 2, 3)."}
 
 
-def expect_grads(got, want, what, n, after=""):
-    """got[name] against want[name] for every gradient; messages name f"{what}[name]{after}"."""
+def expect_grads(got, want, what, n, after="", relu_at_zero=None):
+    """got[name] against want[name] for every gradient; messages name f"{what}[name]{after}".
+    relu_at_zero: the gradients a ReLU mask Z >= 0 would give (relu_at_zero_grads), for its hint."""
     expect_dict(got, want.keys(), what + after)
     for name in want:
         if want[name].ndim == 1:
             expect_shape(got[name], want[name].shape, f"{what}[{name!r}]{after}", BIAS_HINTS.get(
                 name, "A bias gradient sums over the batch axis: np.sum(delta, axis=0)."))
-        expect_close(got[name], want[name], f"{what}[{name!r}]{after}", GRADIENTS, n=n,
-                     signatures=[("your gradient is transposed", want[name].T)] if want[name].ndim == 2 else ())
+        signatures = [("your gradient is transposed", want[name].T)] if want[name].ndim == 2 else []
+        if relu_at_zero is not None:
+            signatures.append((RELU_AT_ZERO_HINT, relu_at_zero[name]))
+        expect_close(got[name], want[name], f"{what}[{name!r}]{after}", GRADIENTS, n=n, signatures=signatures)
+
+
+RELU_AT_ZERO_HINT = ("your ReLU derivative is 1 at Z == 0 (a mask Z >= 0); relu'(0) is 0 here, so the mask "
+                     "is Z > 0 (an all-zero window of an image with conv_b = 0 gives Z == 0 exactly)")
+
+
+def relu_at_zero_grads(ref, targets):
+    """The reference CNN's gradients for its last forward as a mask Z >= 0 gives them (its cached Z with
+    every exact zero nudged above 0), or None where the reference cannot answer (a public kit
+    recorded without them)."""
+    def mask_at_zero(model):
+        X, Z, flat, probs = model.cache
+        model.cache = (X, np.where(Z == 0, np.finfo(Z.dtype).tiny, Z), flat, probs)
+        return model.backward(targets)
+    try:
+        return ref.after_forward("backward_relu_at_zero", mask_at_zero, targets)
+    except reference.NotRecorded:
+        return None
 
 
 # ---- init -------------------------------------------------------------------------------------
@@ -236,7 +257,8 @@ def forward_backward(ctx, kind, n=6, seed=90):
     got = ctx.student.method(model, "backward", targets, label=kind.label).value
     ref = reference_model(kind, params)
     ref.forward(X)
-    return got, ref.backward(targets), model, X, targets
+    want = ref.backward(targets)
+    return got, want, model, X, targets, relu_at_zero_grads(ref, targets) if kind.item == "cnn" else None
 
 
 @for_models("{item}.backward: keys and shapes")
@@ -252,8 +274,9 @@ def backward_shapes(ctx, kind):
 @for_models("{item}.backward: gradients match the reference")
 def backward_values(ctx, kind):
     for n in (1, 6):
-        got, want, *_ = forward_backward(ctx, kind, n=n, seed=91 + n)
-        expect_grads(got, want, f"{kind.label}.backward(targets)", n, after=f" after forward(X) with N = {n}")
+        got, want, _, _, _, relu_at_zero = forward_backward(ctx, kind, n=n, seed=91 + n)
+        expect_grads(got, want, f"{kind.label}.backward(targets)", n, after=f" after forward(X) with N = {n}",
+                     relu_at_zero=relu_at_zero)
 
 
 @for_models("{item}.backward: numerical gradient check")
