@@ -1,16 +1,66 @@
-"""Shared fixtures. In the test process `functional`, `mlp`, `cnn` are the reference (solution/)."""
+"""Shared fixtures. In the test process `functional`, `mlp`, `cnn` are the reference (solution/).
+
+Also how the suite is spread over pytest-xdist's workers (`make test` runs `--dist loadgroup`): a
+test that uses a module-scoped fixture of ours (a trained model, a built kit, a running cluster)
+runs on the same worker as every other test of its module using one, so that fixture is built
+once; every other test goes to whichever worker is free. And the folder the workers of one run
+share, where tests/gradertools.py keeps the reference's grading runs (computed once per run).
+"""
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
 SOLUTION = ROOT / "solution"
 if str(SOLUTION) not in sys.path:
     sys.path.insert(0, str(SOLUTION))
+
+import gradertools  # noqa: E402  (tests/ is on sys.path: pytest's rootdir-relative import of conftest)
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_configure(config):
+    """The folder every process of this run shares, made by the first (xdist's controller, or the
+    only process) and inherited by xdist's workers through the environment."""
+    if os.environ.get(gradertools.RUN_FOLDER_ENV) is None:
+        config._run_folder = tempfile.mkdtemp(prefix="mnist-tests-run-")
+        os.environ[gradertools.RUN_FOLDER_ENV] = config._run_folder
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_run_folder", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(gradertools.RUN_FOLDER_ENV, None)
+
+
+def _built_once(item):
+    """True when the test uses a fixture of ours that is built once per module (or session)."""
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        fixturedef = defs[-1]
+        if fixturedef.scope == "function":
+            continue
+        try:
+            where = Path(fixturedef.func.__code__.co_filename).resolve()
+        except AttributeError:
+            continue
+        if TESTS in where.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)        # before xdist's own hook reads the marks (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _built_once(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(ROOT).as_posix()))
