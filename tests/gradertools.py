@@ -400,8 +400,9 @@ def _collect_leftovers(grace):
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    time.sleep(0.2)
-    _reap_zombies()
+    if live:
+        time.sleep(0.2)
+        _reap_zombies()
     return leftovers
 
 
