@@ -6,6 +6,7 @@ runs on the same worker as every other test of its module using one, so that fix
 once; every other test goes to whichever worker is free. And the folder the workers of one run
 share, where tests/gradertools.py keeps the reference's grading runs (computed once per run).
 """
+import json
 import os
 import shutil
 import sys
@@ -59,8 +60,42 @@ def _built_once(item):
     return False
 
 
-@pytest.hookimpl(tryfirst=True)        # before xdist's own hook reads the marks (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
+    """Mark the tests that use a module-scoped fixture of ours with their module as xdist group; in
+    an xdist worker, also write which group each such test is in, for GroupScheduling."""
+    groups = {}
     for item in items:
         if _built_once(item):
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(ROOT).as_posix()))
+        names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                        for mark in item.iter_markers("xdist_group")})
+        if names:
+            groups[item.nodeid] = "_".join(names)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get(gradertools.RUN_FOLDER_ENV):
+        path = Path(os.environ[gradertools.RUN_FOLDER_ENV]) / f"groups-{worker}.json"
+        path.with_suffix(".partial").write_text(json.dumps(groups))
+        path.with_suffix(".partial").replace(path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` as xdist means it: xdist 3.8 tells a group by a suffix it adds to the test's
+    node id, which pytest 9 no longer lets it change, so every test ran alone (a module's fixtures built
+    on every worker). This scheduler reads the groups the workers wrote instead."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        groups = None
+
+        def _split_scope(self, nodeid):
+            if self.groups is None:
+                folder = Path(os.environ[gradertools.RUN_FOLDER_ENV])
+                self.groups = {}
+                for path in folder.glob("groups-*.json"):
+                    self.groups.update(json.loads(path.read_text()))
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
