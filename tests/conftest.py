@@ -30,12 +30,26 @@ def rng():
     return np.random.default_rng(1234)
 
 
+# BLAS threads for an xdist worker and every process it starts (nbgrader's kernels, train.py, the
+# public kit's grader, Dask's workers) that does not size them itself: one, as many workers as CPUs.
+# OpenBLAS otherwise starts a thread per CPU, and its threads spin waiting for a CPU another worker
+# holds (solution/blas_threads.py): one MLP epoch took 7.5 s instead of 1.5 s in a busy worker.
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+_KEEP = []
+
+
 def pytest_configure(config):
     """The folder every process of this run shares, made by the first (xdist's controller, or the
-    only process) and inherited by xdist's workers through the environment."""
+    only process) and inherited by xdist's workers through the environment; one BLAS thread in
+    each xdist worker."""
     if os.environ.get(gradertools.RUN_FOLDER_ENV) is None:
         config._run_folder = tempfile.mkdtemp(prefix="mnist-tests-run-")
         os.environ[gradertools.RUN_FOLDER_ENV] = config._run_folder
+    if os.environ.get("PYTEST_XDIST_WORKER") and not any(os.environ.get(name) for name in BLAS_VARIABLES):
+        for name in BLAS_VARIABLES:
+            os.environ[name] = "1"
+        from threadpoolctl import threadpool_limits
+        _KEEP.append(threadpool_limits(limits=1))          # this process: NumPy is loaded already
 
 
 def pytest_unconfigure(config):
