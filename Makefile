@@ -10,7 +10,7 @@ run: setup            ## set up, then grade SUBMISSION (default: the reference) 
 	$(GRADER) grade $(SUBMISSION)
 
 test: setup-torch     ## set up with the torch extra, then run the whole test suite
-	$(PYTHON_VENV) -m pytest -n 2 --dist loadfile
+	$(PYTHON_VENV) -m pytest -n 2 --dist loadgroup
 
 setup:
 	bash scripts/setup.sh

@@ -9,6 +9,8 @@ lists those leftovers, kills them (by pid) and reports them. It also enforces th
 
 No pytest and no third-party imports here: the watchdog runs as a plain script.
 """
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -163,16 +165,19 @@ _REFERENCE_RUNS = {}
 
 
 def reference_run(skip=()):
-    """The grader's run on solution/ (once per test session and kind), seen as a run with these --skip
-    items: the skipped items' tests are left out and the scores summed again. A caller that skips
-    both accuracy items shares a run that trains nothing (a few seconds); the others share the full
-    run, which trains both models."""
+    """The grader's run on solution/ (once per test run and kind, see once_per_run), seen as a run
+    with these --skip items: the skipped items' tests are left out and the scores summed again. A
+    caller that skips both accuracy items shares a run that trains nothing (a few seconds); the
+    others share the full run, which trains both models."""
     kind = "untrained" if all(matches(item, skip) for item in ACCURACY_ITEMS) else "full"
     if kind not in _REFERENCE_RUNS:
-        work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
-        submission = copy_submission(SOLUTION, work / "submission")
-        _REFERENCE_RUNS[kind] = run_grader(submission, work / "results.json",
-                                           skip=ACCURACY_ITEMS if kind == "untrained" else ())
+        def grade_reference():
+            work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
+            submission = copy_submission(SOLUTION, work / "submission")
+            run = run_grader(submission, work / "results.json", skip=ACCURACY_ITEMS if kind == "untrained" else ())
+            shutil.rmtree(work, ignore_errors=True)
+            return asdict(run)
+        _REFERENCE_RUNS[kind] = GraderRun(**once_per_run(f"reference-{kind}", grade_reference))
     full = _REFERENCE_RUNS[kind]
     if not skip or full.results is None:
         return full
@@ -180,6 +185,46 @@ def reference_run(skip=()):
     results = dict(full.results, tests=tests, score=sum(t["score"] for t in tests),
                    max_score=sum(t["max_score"] for t in tests))
     return replace(full, results=results)
+
+
+# ------------------------------------------------------------------------------------ once per run
+
+# The folder all the processes of one pytest run share (xdist's workers too): set by conftest.py.
+RUN_FOLDER_ENV = "MNIST_TESTS_RUN_FOLDER"
+SOURCES = ("grader", "solution", "tests/gradertools.py")
+
+
+def sources_digest():
+    """A digest of every file the grader's behaviour on solution/ depends on, and of the environment
+    variables that choose its sandbox and child Python."""
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        path = ROOT / name
+        for file in sorted([path] if path.is_file() else path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    for variable in ("MNIST_GRADER_SANDBOX", "MNIST_CHILD_PYTHON"):
+        digest.update(f"{variable}={os.environ.get(variable)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def once_per_run(name, compute):
+    """compute()'s JSON-able value, computed by the first process of this test run that asks and read
+    back from the run's folder by the others (an exclusive lock while the first computes), keyed by
+    the sources' digest. Outside a test run (no folder), computed here."""
+    folder = os.environ.get(RUN_FOLDER_ENV)
+    if not folder or not Path(folder).is_dir():
+        return compute()
+    path = Path(folder) / f"{name}-{sources_digest()}.json"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            return json.loads(path.read_text())
+        value = compute()
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(value))
+        partial.replace(path)
+        return value
 
 
 def _read(path):
@@ -355,8 +400,9 @@ def _collect_leftovers(grace):
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    time.sleep(0.2)
-    _reap_zombies()
+    if live:
+        time.sleep(0.2)
+        _reap_zombies()
     return leftovers
 
 

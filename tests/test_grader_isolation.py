@@ -158,10 +158,8 @@ def test_sandbox_hides_the_kit_the_data_and_the_network(session, mode):
 
 
 def test_a_hang_costs_only_that_call(session):
-    start = time.monotonic()
     with pytest.raises(StudentError, match="did not finish within 2 s"):
         session.call("functional.hang", timeout=2)
-    assert time.monotonic() - start < 6
     assert_array_equal(session.call("functional.noisy", np.arange(3.0)).value, [0, 2, 4])
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+from threadpoolctl import threadpool_limits
 
 import train
 from data import load_mnist
@@ -32,9 +33,13 @@ def mnist():
 
 @pytest.fixture(scope="module")
 def trained(mnist, tmp_path_factory):
-    """One run of train.py's run() per model at the default settings, shuffle seed 0."""
+    """One run of train.py's run() per model at the default settings, shuffle seed 0. On one BLAS
+    thread, as train.py itself sizes it when the other CPU is busy (solution/blas_threads.py): in
+    this process NumPy was imported without that sizing, and under `pytest -n 2` OpenBLAS's second
+    thread spins waiting for a CPU the other worker holds (the setup took 97 s instead of ~40)."""
     out = tmp_path_factory.mktemp("runs")
-    histories = {kind: train.run(kind, mnist, out, seed=0, progress=False) for kind in ("mlp", "cnn")}
+    with threadpool_limits(limits=1):
+        histories = {kind: train.run(kind, mnist, out, seed=0, progress=False) for kind in ("mlp", "cnn")}
     return out, histories
 
 
