@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+from grader.contract import FILES
 from grader.errors import GraderError
 
 
@@ -22,7 +23,7 @@ def protect_sys_path():
     submission, its functional.py must never be importable into the grader's process."""
     cwd = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if not (os.path.abspath(p or ".") == cwd and any(
-        os.path.exists(os.path.join(cwd, name)) for name in ("functional.py", "mlp.py", "cnn.py")))]
+        os.path.exists(os.path.join(cwd, name)) for name in FILES))]
 
 
 GRADE_HELP = "grade one submission (a folder or a .zip with functional.py, mlp.py, cnn.py)"

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from grader.contract import FILES as CONTRACT_FILES   # must contain regions: else they would hand out the reference
 from grader.errors import GraderError
 from grader.formats import write_atomically
 from grader.readme import ReadmeError, fill_regions, has_regions, sections
@@ -43,8 +44,6 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 TODO = "# TODO:"
-# The contract files must contain regions: released without them, they would hand out the reference.
-CONTRACT_FILES = ("functional.py", "mlp.py", "cnn.py")
 # Copied into the assignment so that students can fetch the data from their own folder.
 EXTRA_FILES = (("data_scripts/fetch_mnist.py", "fetch_mnist.py"),)
 HAND_WRITTEN = ("README.md",)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.contract import FILES
 from grader.errors import NotWritten, StudentError, StudentTimeout
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 from grader.text import clean, clean_name
@@ -394,7 +395,7 @@ def parse_attempt(line):
     frames = []
     for item in where.split(",")[:8]:
         file, _, number = item.rpartition(":")
-        if file in ("functional.py", "mlp.py", "cnn.py") and number.isdigit():
+        if file in FILES and number.isdigit():
             frames.append([file, int(number)])
     return {"kind": kind, "what": what[:100], "where": frames}
 
