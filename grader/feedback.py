@@ -30,7 +30,7 @@ import numpy as np
 from grader.formats import write_atomically
 from grader.formats.escape import markdown, markdown_code
 from grader.text import clean, clean_name
-from grader.training import SETTINGS
+from grader.training import BATCH_SIZE, SETTINGS
 
 REFERENCE_CURVES = Path(__file__).with_name("reference_training.json")
 MODELS = {"mlp": "MLP", "cnn": "CNN"}
@@ -212,7 +212,7 @@ def model_section(report, model, test_set, reference, is_shown):
     runs = reference.get(model, [])
     accuracy = record.get("accuracy")
     sentence = (f"The grader trained your {name} for {settings['epochs']} epochs of SGD "
-                f"(lr {settings['lr']}, batch 128)")
+                f"(lr {settings['lr']}, batch {BATCH_SIZE})")
     if isinstance(accuracy, (int, float)):
         sentence += f"; its test accuracy is {100 * accuracy:.2f}%"
         if runs:
