@@ -52,7 +52,6 @@ from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
-MASKED_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib")
 
 
 @lru_cache(maxsize=None)
@@ -209,10 +208,10 @@ def bwrap_mounts(tmp_bytes=None):
         if not any(root == p or p in root.parents for p in system):
             args += ["--ro-bind", str(root), str(root)]
     # Nothing of the kit (reference, grader, MNIST), none of the base Python's own packages (a venv
-    # does not use them) and, when the child runs the grader's own Python, no autodiff library.
+    # does not use them) and, when the child runs the grader's own Python, no banned package (child.BANNED).
     child = child_python()
     hide = [KIT_ROOT, *map(Path, child.unused_sites)]
-    hide += [Path(site) / name for site in child.sites for name in MASKED_PACKAGES]
+    hide += [Path(site) / name for site in child.sites for name in sorted(BANNED)]
     hidden = []
     for path in sorted({p.resolve() for p in hide}):
         if (path.is_dir() and any(r == path or r in path.parents for r in roots + system)
