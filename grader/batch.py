@@ -56,6 +56,7 @@ from grader.errors import GraderError
 from grader.formats import write_atomically
 from grader.formats.escape import markdown, markdown_code, spreadsheet, terminal
 from grader.rubric import DEFAULT as DEFAULT_RUBRIC
+from grader.sandbox.procfs import children_of
 from grader.text import clean, clean_name
 
 STATE = "batch.json"
@@ -660,28 +661,10 @@ def die_with_parent(parent_pid):
 def stop_worker(signum, frame):
     """SIGTERM: kill the children grading student code (each leads its own process group; in
     bubblewrap, everything inside dies with it), then exit at once."""
-    for pid in child_pids(os.getpid()):
+    for pid in children_of(os.getpid()):
         for kill in (os.killpg, os.kill):
             try:
                 kill(pid, signal.SIGKILL)
             except OSError:
                 pass
     os._exit(128 + signum)
-
-
-def child_pids(parent):
-    pids = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return pids
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path("/proc", name, "stat").read_text()
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
-                pids.append(int(name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return pids

@@ -48,6 +48,7 @@ from grader.sandbox.child import BANNED
 from grader.sandbox.identity import Identity
 from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
                                    exceeded_processes, shared_bytes, tree_bytes)
+from grader.sandbox.procfs import holding_environment
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -607,12 +608,9 @@ def read_answer(folder_fd, name):
 def kill_stragglers(token):
     """Kill processes the child left behind, found by the token in their environment (modes without
     a uid of the child's own; a process that cleared its environment escapes this scan)."""
-    marker = f"MNIST_GRADER_CHILD={token}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
+    for pid in holding_environment(f"MNIST_GRADER_CHILD={token}".encode()):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
