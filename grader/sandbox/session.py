@@ -5,6 +5,9 @@ Every call returns plain values (arrays, dicts, tuples, floats) decoded from the
 or raises StudentError / NotWritten with a message a student can act on. After a crash or a
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
 
+A call's arguments go to the child in the format its answers come back in (child.Encoder: plain
+arrays plus a JSON description), read there by child.decode and here by decode().
+
 Reply.seconds is the wall time of the request's round trip, measured here: nothing the child says
 about time is used. Attempts the child's tripwire reports (banned imports, frames, ...) are read
 from its report pipe after every request and kept in Session.banned.
@@ -17,6 +20,7 @@ import numpy as np
 
 from grader.contract import FILES
 from grader.errors import NotWritten, StudentError, StudentTimeout
+from grader.sandbox.child import Encoder
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 from grader.text import clean, clean_name
 
@@ -237,24 +241,17 @@ class Session:
             raise StudentError(self.import_problems[module])
 
     # ---- requests ---------------------------------------------------------------------------------
-    def _encode(self, values, inputs):
-        specs = []
-        for value in values:
+    @staticmethod
+    def _encoder():
+        """The channel's Encoder (child.py) for a request's values: arrays sent as they are (their memory
+        layout is part of what some checks send), objects living in the child by name, plain values as JSON."""
+        def special(value):
             if isinstance(value, Obj):
-                specs.append({"obj": value.name})
-            elif isinstance(value, np.ndarray):
-                name = f"a{len(inputs)}"
-                inputs[name] = value
-                specs.append({"array": name})
-            elif isinstance(value, dict):
-                names = {}
-                for key, array in value.items():
-                    names[key] = f"a{len(inputs)}"
-                    inputs[names[key]] = np.asarray(array)
-                specs.append({"arrays": names})
-            else:
-                specs.append({"value": value})
-        return specs
+                return {"kind": "obj", "name": value.name}
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return {"kind": "value", "value": value}
+            return None
+        return Encoder(from_student=False, special=special)
 
     def _run(self, call, op, timeout, inputs, **fields):
         name = fields.get("fn") or fields.get("cls")
@@ -290,28 +287,28 @@ class Session:
                 raise NotWritten(f"{call.split('(')[0]} is not written yet (it raises NotImplementedError).")
             raise StudentError(crash_message(call, error))
         value = decode(meta["value"], arrays)
-        echo = [arrays[k] for k in sorted((k for k in arrays if k.startswith("echo.a")), key=lambda k: int(k[6:]))]
+        echo = [arrays["echo." + name] for name in fields.get("echo", ()) if "echo." + name in arrays]
         return meta, value, echo
 
     def call(self, fn, *args, timeout=10.0, echo=False, **kwargs):
         """Call the student's function `fn` ("module.name") and return a Reply."""
         self._module_problem(fn)
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
-        kw_specs = dict(zip(kwargs, self._encode(list(kwargs.values()), inputs)))
+        encoder = self._encoder()
+        arg_specs = [encoder.encode(value, f"a{i}") for i, value in enumerate(args)]
+        kw_specs = {key: encoder.encode(value, f"k_{key}") for key, value in kwargs.items()}
         call = f"{fn.split('.')[-1]}({', '.join([describe(a) for a in args] + [f'{k}={describe(v)}' for k, v in kwargs.items()])})"
-        meta, value, echoed = self._run(call, "call", timeout, inputs, fn=fn, args=arg_specs, kwargs=kw_specs,
-                                        echo=list(inputs) if echo else [])
+        meta, value, echoed = self._run(call, "call", timeout, encoder.arrays, fn=fn, args=arg_specs, kwargs=kw_specs,
+                                        echo=list(encoder.arrays) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
     def method(self, obj, name, *args, label=None, timeout=10.0, echo=False):
         """Call a method of a model living in the child."""
         self._ensure_child()
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
+        encoder = self._encoder()
+        arg_specs = [encoder.encode(value, f"a{i}") for i, value in enumerate(args)]
         call = f"{label or obj.name}.{name}({', '.join(describe(a) for a in args)})"
-        meta, value, echoed = self._run(call, "call", timeout, inputs, obj=obj.name, method=name, args=arg_specs,
-                                        echo=list(inputs) if echo else [])
+        meta, value, echoed = self._run(call, "call", timeout, encoder.arrays, obj=obj.name, method=name, args=arg_specs,
+                                        echo=list(encoder.arrays) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
     def call_and_pick(self, fn, *args, pick, overwrite=None, full=False, timeout=10.0):
@@ -321,13 +318,14 @@ class Session:
         positions do not fit its shape, or the argument could not be written) and, with full=True,
         the whole result taken before the copy."""
         self._module_problem(fn)
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
+        encoder = self._encoder()
+        arg_specs = [encoder.encode(value, f"a{i}") for i, value in enumerate(args)]
+        inputs = encoder.arrays
         inputs["pick"] = np.asarray(pick, dtype=np.int64)
         fields = {"pick": "pick", "full": bool(full)}
         if overwrite is not None:
             inputs["after"] = np.asarray(overwrite[1])
-            fields["overwrite"] = [arg_specs[overwrite[0]]["array"], "after"]
+            fields["overwrite"] = [arg_specs[overwrite[0]]["key"], "after"]
         call = f"{fn.split('.')[-1]}({', '.join(describe(a) for a in args)})"
         meta, value, _ = self._run(call, "call", timeout, inputs, fn=fn, args=arg_specs, **fields)
         if not isinstance(value, dict):
@@ -338,18 +336,19 @@ class Session:
     def new(self, cls, store, bare_ok=False, timeout=10.0, **kwargs):
         """Build a model `cls` ("mlp.MLP") in the child; returns its params."""
         self._module_problem(cls)
-        inputs = {}
-        kw_specs = dict(zip(kwargs, self._encode(list(kwargs.values()), inputs)))
+        encoder = self._encoder()
+        kw_specs = {key: encoder.encode(value, f"k_{key}") for key, value in kwargs.items()}
         call = f"{cls.split('.')[-1]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
         self.classes[store] = cls
-        meta, value, _ = self._run(call, "new", timeout, inputs, cls=cls, kwargs=kw_specs, store=store, bare_ok=bare_ok)
+        meta, value, _ = self._run(call, "new", timeout, encoder.arrays, cls=cls, kwargs=kw_specs, store=store,
+                                   bare_ok=bare_ok)
         return Reply(value, child_warnings(meta), meta["seconds"])
 
     def set_params(self, obj, params, timeout=10.0):
         self._ensure_child()
-        inputs = {f"p{i}": np.array(v) for i, v in enumerate(params.values())}
-        self._run(f"setting {obj.name}.params", "set_params", timeout, inputs, obj=obj.name,
-                  params={k: f"p{i}" for i, k in enumerate(params)})
+        encoder = self._encoder()
+        spec = encoder.encode({key: np.array(value) for key, value in params.items()}, "p")
+        self._run(f"setting {obj.name}.params", "set_params", timeout, encoder.arrays, obj=obj.name, params=spec)
 
     def get_params(self, obj, timeout=10.0):
         self._ensure_child()
