@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from grader import cases, lent, reference, static
 from grader.checks import Context, load_all
+from grader.contract import MODULES
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
@@ -20,7 +21,7 @@ from grader.submission import load_submission
 KIT_ROOT = Path(__file__).resolve().parent.parent
 GROUP_MODULES = {
     "functional": ["functional"],
-    "models": ["functional", "mlp", "cnn"],
+    "models": list(MODULES),
     "mlp.accuracy": ["functional", "mlp"],
     "cnn.accuracy": ["functional", "cnn"],
 }
