@@ -1,7 +1,7 @@
 """One definition per fact: each fact the grader, the skeleton and the README share is written in one
 place and read from there. A second copy is found here, in the source, before it can drift.
 
-- the contract files: grader/contract.py;
+- the contract files, and the functions of functional.py: grader/contract.py;
 - the banned packages: grader/sandbox/child.py (BANNED);
 - the training settings: grader/training.py (solution/train.py's copy is tests/test_train_script.py's);
 - the normalisation constants: solution/data.py (the grader loads it and sends them to the child);
@@ -44,6 +44,12 @@ def test_the_contract_files_are_named_only_in_grader_contract():
     assert static.SUBMISSION_MODULES == set(contract.MODULES)
     assert collections_holding(contract.FILES, {"grader/contract.py"}) == []
     assert collections_holding(contract.MODULES, {"grader/contract.py"}) == []
+
+
+def test_the_functions_of_functional_py_are_named_only_in_grader_contract():
+    from grader import contract, lent, static
+    assert static.CONTRACT_FUNCTIONS == set(contract.FUNCTIONAL) == set(lent.SIGNATURES)
+    assert collections_holding(contract.FUNCTIONAL, {"grader/contract.py"}) == []
 
 
 def test_the_readme_lists_the_contract_files_the_grader_reads():

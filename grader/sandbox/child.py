@@ -305,14 +305,12 @@ def decode(spec, arrays, objects):
     raise TypeError(f"the grader sent a value it could not describe ({spec.get('type')})")
 
 
-LENT_FUNCTIONS = ("sigmoid", "relu", "softmax", "one_hot", "cross_entropy")
-
-
-def lent_module(ask):
-    """A `functional` module whose contract functions are answered by the grader's process."""
+def lent_module(ask, names):
+    """A `functional` module whose contract functions (names, as the grader lists them) are answered by
+    the grader's process."""
     module = types.ModuleType("functional", "functional.py's contract functions, answered by the grader "
                               "(your own functional.py is broken, so the models are graded with these).")
-    for name in LENT_FUNCTIONS:
+    for name in names:
         def function(*args, _name=name, **kwargs):
             return ask(_name, args, kwargs)
         function.__name__ = function.__qualname__ = name
@@ -410,7 +408,7 @@ class Child:
     def op_import(self, request, inputs):
         name = request["module"]
         if name == "functional" and request.get("substitute"):
-            module = lent_module(self.ask)
+            module = lent_module(self.ask, [str(n) for n in request["substitute"]])
             sys.modules["functional"] = module
         else:
             module = __import__(name)

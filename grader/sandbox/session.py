@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.contract import FILES
+from grader.contract import FILES, FUNCTIONAL
 from grader.errors import NotWritten, StudentError, StudentTimeout
 from grader.sandbox.child import Encoder
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
@@ -193,9 +193,9 @@ class Session:
         for module in self.modules:
             if module in self.import_problems:
                 continue
+            lent = list(FUNCTIONAL) if module == "functional" and self.lent_functional is not None else []
             try:
-                meta, _ = self.child.request("import", timeout=self.import_seconds, module=module,
-                                             substitute=module == "functional" and self.lent_functional is not None)
+                meta, _ = self.child.request("import", timeout=self.import_seconds, module=module, substitute=lent)
             except ChildTimeout:
                 problem = (f"importing {module}.py did not finish within {self.import_seconds:.0f} s: is there an "
                            "infinite loop at module level?")
