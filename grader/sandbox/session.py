@@ -250,6 +250,8 @@ class Session:
                 return {"kind": "obj", "name": value.name}
             if value is None or isinstance(value, (bool, int, float, str)):
                 return {"kind": "value", "value": value}
+            if not isinstance(value, (np.ndarray, np.generic, dict, list, tuple)):     # a grader bug, said here
+                raise TypeError(f"a {type(value).__name__} cannot be sent to the child")
             return None
         return Encoder(from_student=False, special=special)
 
