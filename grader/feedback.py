@@ -169,8 +169,9 @@ class TestSet:
                 from grader import reference
                 data = reference.load_data_module()
                 raw = data.find_root(Path(self.data_root) if self.data_root else None) / "MNIST" / "raw"
-                images = data.read_idx(raw / "t10k-images-idx3-ubyte").reshape(-1, 28, 28)
-                labels = data.read_idx(raw / "t10k-labels-idx1-ubyte").astype(np.int64)
+                images_file, labels_file = data.FILES["test"]
+                images = data.read_idx(raw / images_file).reshape(-1, 28, 28)
+                labels = data.read_idx(raw / labels_file).astype(np.int64)
                 self._arrays = images, labels
             except (OSError, ValueError) as exc:
                 self.problem = f"the MNIST test set could not be read here ({str(exc).splitlines()[0]})"

@@ -4,7 +4,9 @@ place and read from there. A second copy is found here, in the source, before it
 - the contract files, and the functions of functional.py: grader/contract.py;
 - the banned packages: grader/sandbox/child.py (BANNED);
 - the training settings: grader/training.py (solution/train.py's copy is tests/test_train_script.py's);
-- the normalisation constants: solution/data.py (the grader loads it and sends them to the child);
+- the normalisation constants and the MNIST file names: solution/data.py (the grader loads it, and
+  sends the constants to the child);
+- the sandbox's default limits: grader/sandbox/limits.py (Limits; the rubric's defaults read them);
 - the options that select what to grade: grader/cli.py (SELECTION_OPTIONS, given by parent parsers);
 - reading /proc: grader/sandbox/procfs.py;
 - the channel's encoding: grader/sandbox/child.py (Encoder, decode), both ways."""
@@ -66,6 +68,16 @@ def test_the_banned_packages_are_listed_only_in_the_child():
     assert {"torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib"} <= BANNED
 
 
+def test_the_rubrics_default_limits_are_the_sandboxs():
+    from grader.rubric import Rubric
+    from grader.sandbox.limits import Limits
+    for name in ("processes", "disk_bytes", "cpu_seconds"):
+        assert Rubric.__dataclass_fields__[name].default == getattr(Limits(), name)
+    found = [path for path, tree in sources() if path == "grader/rubric.py" for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and node.value in (64, 1024, 1500, 2**30)]
+    assert found == []
+
+
 def test_the_batch_size_is_written_only_in_grader_training():
     found = [path for path, tree in sources() if path != "grader/training.py" for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and "batch 128" in node.value]
@@ -77,6 +89,12 @@ def test_the_normalisation_constants_are_written_only_in_solution_data():
         found = [path for path, tree in sources(folder) if path != "solution/data.py" for node in ast.walk(tree)
                  if isinstance(node, ast.Constant) and node.value in (0.1307, 0.3081)]
         assert found == []
+
+
+def test_the_mnist_file_names_come_from_solution_data():
+    found = [f"{path}:{node.lineno}" for path, tree in sources() for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("-ubyte")]
+    assert found == []
 
 
 def test_the_selection_options_are_defined_once():
