@@ -35,7 +35,6 @@ worker that dies mid-grading costs nothing but time: see grade_all.
 import csv
 import ctypes
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -89,7 +88,7 @@ def add_arguments(parser):
 # ------------------------------------------------------------------------------------ the command
 
 def run(args):
-    from grader.checks import load_all
+    from grader.checks import load_all, trains
     from grader.grade import mnist_loader
     from grader.rubric import load_rubric
 
@@ -109,7 +108,7 @@ def run(args):
     if not rows:
         raise GraderError("These --only/--skip/--public flags select no check at all.")
     registry = load_all()
-    needs_mnist = any(registry[row.id].group.endswith("accuracy") for row in rows)
+    needs_mnist = trains(registry[row.id] for row in rows)
     if needs_mnist and not cluster_requested(args):     # on a cluster, each worker finds or fetches its own
         mnist_loader(args.data_root)          # raises GraderError, with the fix, when MNIST is missing
     try:
@@ -122,9 +121,6 @@ def run(args):
 
     selection = {"version": STATE_VERSION, "only": sorted(args.only), "skip": sorted(args.skip),
                  "public": bool(args.public), "rubric": hashlib.sha256(rubric_path.read_bytes()).hexdigest()}
-    feedback_problem = feedback_unavailable()
-    if feedback_problem:
-        notes.append(f"No feedback reports written: {feedback_problem}.")
     for student in states:            # not gradable: two submissions, or a broken zip
         clear_results(out / "students" / student)
     todo, skipped = [], 0
@@ -136,7 +132,7 @@ def run(args):
             states[student] = error_state(task, f"The submission could not be read: {exc}")
             clear_results(task["out"])
             continue
-        done = None if args.force else finished(task, feedback_problem)
+        done = None if args.force else finished(task)
         if done:
             states[student] = done
             skipped += 1
@@ -300,7 +296,7 @@ def submission_key(path, selection):
     return digest.hexdigest()
 
 
-def finished(task, feedback_problem):
+def finished(task):
     """The student's saved state when it is complete and still valid for this submission and selection."""
     out = Path(task["out"])
     state = read_json(out / STATE)
@@ -309,8 +305,6 @@ def finished(task, feedback_problem):
     results = read_json(out / "results.json")
     if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
         return None
-    if state.get("feedback") == "unavailable" and not feedback_problem:
-        return None                   # grader/feedback.py has appeared since: grade again to write it
     return state
 
 
@@ -319,17 +313,6 @@ def read_json(path):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def feedback_unavailable():
-    """Why grader.feedback.write_feedback cannot be used here, or "" when it can."""
-    try:
-        module = importlib.import_module("grader.feedback")
-    except Exception as exc:          # not written yet, or half-written: a note, never a stop
-        return f"grader.feedback could not be imported ({type(exc).__name__}: {exc})"
-    if not callable(getattr(module, "write_feedback", None)):
-        return "grader.feedback has no write_feedback function"
-    return ""
 
 
 # ------------------------------------------------------------------------------------ the outputs
@@ -569,6 +552,7 @@ def start_worker(parent_pid, config):
 def grade_student(task):
     """Grade one submission and write its files; returns its state. Never raises for a bad submission."""
     from grader.formats.gradescope import write_gradescope
+    from grader.formats.report_json import report_to_dict
     from grader.grade import grade
 
     out = Path(task["out"])
@@ -579,7 +563,7 @@ def grade_student(task):
         report = grade(Path(task["path"]), WORKER["rubric_rows"], WORKER["only"], WORKER["skip"],
                        WORKER["public"], WORKER["data_root"])
         write_gradescope(report, out / "results.json")
-        write_atomically(out / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
+        write_atomically(out / "report.json", json.dumps(report_to_dict(report), indent=1) + "\n")
         feedback, feedback_note = write_student_feedback(report, out, WORKER["data_root"],
                                                          WORKER.get("feedback_stage", "open"))
         state = graded_state(task["student"], report, feedback, feedback_note, task["key"], task["path"],
@@ -602,7 +586,7 @@ def graded_state(student, report, feedback, feedback_note, key, submission, seco
     return {"version": STATE_VERSION, "student": student, "status": "graded",
             "score": report.score, "max_score": report.max_score,
             "items": {item: got for item, (got, _) in report.item_scores().items()},
-            "failed": [t.name for t in report.tests if t.status != "passed"],
+            "failed": [r.id for r in report.results if r.status != "passed"],
             "message": problems_message(problems), "problems": problems,
             "feedback": feedback, "feedback_note": feedback_note, "key": key,
             "submission": submission, "sandbox": report.sandbox, "seconds": round(seconds, 2)}
@@ -634,10 +618,7 @@ def problems_message(problems):
 
 
 def write_student_feedback(report, out, data_root, stage="open"):
-    """("written" | "unavailable" | "failed", why). grader.feedback is imported here, at run time."""
-    problem = feedback_unavailable()
-    if problem:
-        return "unavailable", problem
+    """("written" | "failed", why). grader.feedback (matplotlib) is imported here, when first used."""
     from grader.feedback import write_feedback
     try:
         write_feedback(report, out, data_root=data_root, stage=stage)

@@ -31,13 +31,13 @@ GRADE_HELP = "grade one submission (a folder or a .zip with functional.py, mlp.p
 PLUGGED_VERBS = {
     "batch": ("grader.batch", "grade every submission (sub-folder or .zip) of a folder"),
     "publish": ("grader.publish", "rewrite a batch's feedback reports when the due date passes or grades are published"),
-    "package": ("grader.integrations.package", "build an autograder package (Gradescope) that grades with the --rubric, --only and --skip given here"),
-    "nbgrader": ("grader.integrations.nbgrader", "generate the nbgrader course layout from solution/"),
-    "public-kit": ("grader.integrations.public_kit", "write the grader students may have (public checks, no solution)"),
+    "package": ("grader.course.package", "build an autograder package (Gradescope) that grades with the --rubric, --only and --skip given here"),
+    "nbgrader": ("grader.course.nbgrader", "generate the nbgrader course layout from solution/"),
+    "public-kit": ("grader.course.public_kit", "write the grader students may have (public checks, no solution)"),
     "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
     "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
     "handin": ("grader.handin", "check a folder's functional.py, mlp.py, cnn.py and pack exactly them into a zip"),
-    "release": ("grader.generate", "generate assignment/ from solution/"),
+    "release": ("grader.course.generate", "generate assignment/ from solution/"),
 }
 # The course staff's verbs: offered only by the full kit, the one with the reference solution (the
 # public kit students get has none, and none of these could work there). Every other verb is a
@@ -181,7 +181,8 @@ def unchecked_checks(rubric):
 
     found = [Unchecked(row.id, row.points, bar(row.id)) for row in rubric.rows if row.visibility != "visible"]
     if reference.REFERENCE.mode == "replay":
-        found += [Unchecked(check_id, None, bar(check_id)) for check_id in rubric.not_graded]
+        found += [Unchecked(check_id, rubric.not_graded_points.get(check_id), bar(check_id))
+                  for check_id in rubric.not_graded]
     return found
 
 

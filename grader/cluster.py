@@ -263,12 +263,12 @@ def write_student(task, answer):
     from grader import batch
     from grader.formats import write_atomically
     from grader.formats.gradescope import write_gradescope
-    from grader.report import Report
+    from grader.formats.report_json import report_from_dict
 
     state = dict(answer["state"], key=task["key"], submission=task["path"])
     out = Path(task["out"])
     if state["status"] == "graded":
-        write_gradescope(Report.from_dict(answer["report"]), out / "results.json")
+        write_gradescope(report_from_dict(answer["report"]), out / "results.json")
         write_atomically(out / "report.json", json.dumps(answer["report"], indent=1) + "\n")
         write_feedback_files(out, answer.get("feedback") or {})
     else:
@@ -323,6 +323,7 @@ def grade_on_worker(payload, config):
 
 def grade_payload(payload, config):
     from grader import batch
+    from grader.formats.report_json import report_to_dict
     from grader.grade import grade
 
     task = {"student": payload["student"], "path": payload["path"]}
@@ -347,7 +348,7 @@ def grade_payload(payload, config):
             shutil.rmtree(folder, ignore_errors=True)
         state = dict(batch.graded_state(payload["student"], report, feedback, feedback_note, None, payload["path"],
                                         time.monotonic() - start), worker=worker_address())
-        return {"state": state, "report": report.to_dict(), "feedback": files}
+        return {"state": state, "report": report_to_dict(report), "feedback": files}
     except GraderError as exc:
         return {"state": batch.error_state(task, str(exc))}
     except Exception as exc:

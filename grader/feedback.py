@@ -115,19 +115,19 @@ def write_feedback(report, out_dir, data_root=None, show_hidden=False, stage=DEF
 
 
 def shown_to(stage=DEFAULT_STAGE, show_hidden=False):
-    """A test -> bool: whether the report shows that check."""
+    """A CheckResult -> bool: whether the report shows that check."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
-    return lambda test: show_hidden or test.visibility in STAGES[stage]
+    return lambda result: show_hidden or result.visibility in STAGES[stage]
 
 
 def build_feedback(report, data_root=None, show_hidden=False, stage=DEFAULT_STAGE):
     is_shown = shown_to(stage, show_hidden)
-    shown = [t for t in report.tests if is_shown(t)]
+    shown = [r for r in report.results if is_shown(r)]
     score = sum(t.score for t in shown)
     total = sum(t.max_score for t in shown)
     score_line = f"Score: {score:g} / {total:g}"
-    if len(shown) < len(report.tests):      # how many, or which, is not said
+    if len(shown) < len(report.results):    # how many, or which, is not said
         score_line += " on the checks shown here; your course also grades checks not shown here"
     test_set = TestSet(data_root)
     reference = load_reference_curves()
@@ -137,21 +137,21 @@ def build_feedback(report, data_root=None, show_hidden=False, stage=DEFAULT_STAG
                     group_checks(shown), [m for m in models if m is not None], notes)
 
 
-def group_checks(tests):
+def group_checks(results):
     """The checks shown, grouped by contract item in report order."""
     items = {}
-    for test in tests:
-        items.setdefault(test.item, []).append(test)
+    for result in results:
+        items.setdefault(result.item, []).append(result)
     grouped = []
-    for name, tests in items.items():
+    for name, results in items.items():
         lines = []
-        for t in tests:
-            message = clean(t.output) if t.status != "passed" else ""
-            if t.status == "not_implemented" and not message:
+        for r in results:
+            message = clean(r.message) if r.status != "passed" else ""
+            if r.status == "not_implemented" and not message:
                 message = "Not written yet."
-            lines.append(CheckLine(clean(t.name), t.status, f"{t.score:g} / {t.max_score:g}", message))
-        grouped.append(Item(clean(name), f"{sum(t.score for t in tests):g} / {sum(t.max_score for t in tests):g}",
-                            sum(t.status == "passed" for t in tests), len(tests), lines))
+            lines.append(CheckLine(clean(r.id), r.status, f"{r.score:g} / {r.max_score:g}", message))
+        grouped.append(Item(clean(name), f"{sum(r.score for r in results):g} / {sum(r.max_score for r in results):g}",
+                            sum(r.status == "passed" for r in results), len(results), lines))
     return grouped
 
 
@@ -198,7 +198,7 @@ def model_section(report, model, test_set, reference, is_shown):
     section belongs to them: the accuracy, the curves and the mistakes say how they went)."""
     title = f"Training: {MODELS[model]}"
     name = MODELS[model]
-    checks = [t for t in report.tests if t.item == f"{model}.accuracy"]
+    checks = [r for r in report.results if r.item == f"{model}.accuracy"]
     record = (report.extras.get("training") or {}).get(model)
     if not checks:
         return ModelSection(title, [f"The {name} was not trained in this run (its accuracy check was skipped), "
@@ -206,7 +206,7 @@ def model_section(report, model, test_set, reference, is_shown):
     if not all(map(is_shown, checks)):
         return None
     if not isinstance(record, dict) or not isinstance(record.get("epoch_loss"), list):
-        return ModelSection(title, [f"The grader could not train your {name} to the end (see {checks[0].name} "
+        return ModelSection(title, [f"The grader could not train your {name} to the end (see {checks[0].id} "
                                     "above), so there are no training plots."])
     section = ModelSection(title)
     settings = SETTINGS[model]

@@ -10,21 +10,16 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from grader import cases, lent, reference, static
-from grader.checks import Context, load_all
-from grader.contract import MODULES
+from grader.checks import GROUPS, Context, GradingRun, load_all, trains
 from grader.errors import CheckFailed, GraderError, NotWritten
 from grader.sandbox.process import Budget, Limits, sandbox_mode, sandbox_warnings
 from grader.report import CheckResult, build_report
 from grader.sandbox.session import Session
 from grader.submission import load_submission
+from grader.timebudget import CHECK_NOT_RUN, NO_LIMIT, TimeBudget
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
-GROUP_MODULES = {
-    "functional": ["functional"],
-    "models": list(MODULES),
-    "mlp.accuracy": ["functional", "mlp"],
-    "cnn.accuracy": ["functional", "cnn"],
-}
+GROUP_MODULES = {name: list(group.modules) for name, group in GROUPS.items() if group.modules}  # for scripts
 
 
 def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submission=None):
@@ -34,7 +29,7 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
     rows = rubric.select(only, skip, public)
     registry = load_all()
     checks = [registry[row.id] for row in rows]
-    mnist = mnist_loader(data_root) if any(c.group.endswith("accuracy") for c in checks) else None
+    mnist = mnist_loader(data_root) if trains(checks) else None
     notes = sandbox_warnings()          # first: a Python for student code that is unfit stops here, with why
     submission = submission if submission is not None else load_submission(path)
     try:
@@ -43,14 +38,13 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
         # children, and OpenBLAS stops its thread pool at every fork, which leaves a multi-threaded
         # matrix product in another thread spinning forever (seen here: a grader stuck 30 minutes).
         with cases.salted(rubric.input_salt), threadpool_limits(limits=1):
-            results, shared = run_checks(checks, submission, rubric, mnist)
+            results, run = run_checks(checks, submission, rubric, mnist)
     finally:
         submission.cleanup()
     notes += [f"{name}: {problem}" for name, problem in submission.problems.items()]
     results = shown_once(rows, results)
-    training = {key.split(".")[0]: value for key, value in shared.items() if key.endswith(".training")}
-    extras = {f"{item}.accuracy": record["accuracy"] for item, record in training.items()}
-    extras["training"] = training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
+    extras = {f"{item}.accuracy": record["accuracy"] for item, record in run.training.items()}
+    extras["training"] = run.training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
     return build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
 
 
@@ -104,7 +98,7 @@ def read_mnist(raw):
 
 def run_checks(checks, submission, rubric, mnist):
     """Run every selected check; each group talks to its own child, groups run side by side."""
-    results, shared = {}, {"mnist": mnist, "banned_attempts": []}
+    results = {}
     groups = {}
     for c in checks:
         groups.setdefault(c.group, []).append(c)
@@ -112,23 +106,21 @@ def run_checks(checks, submission, rubric, mnist):
                     cpu_seconds=rubric.cpu_seconds)
     problems = {name[:-3]: problem for name, problem in submission.problems.items()}   # "cnn": "cnn.py is missing..."
 
-    # One time budget for everything but training, so code that is slow in every call (sleeping just
-    # under each limit, say) cannot keep the grader busy for an hour: what is left over fails, named.
-    budget_end = time.monotonic() + rubric.grading_seconds
+    run = GradingRun(mnist, budget=TimeBudget.starting_now(rubric.grading_seconds))     # see timebudget.py
 
     def run_group(group, lend_functional=False):
-        modules = GROUP_MODULES[group]
+        modules = list(GROUPS[group].modules)
         session = Session(submission.folder, modules, limits, lent.answer if lend_functional else None,
                           import_seconds=rubric.call_seconds)
         borrowed = {"functional"} if lend_functional else set()       # the reference's, lent to the models
         session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in borrowed})
-        ctx = Context(session, submission, rubric, shared)
+        ctx = Context(session, submission, rubric, run)
         try:
             for c in groups.get(group, []):
-                results[c.id] = run_one(c, ctx, None if group.endswith(".accuracy") else budget_end)
+                results[c.id] = run_one(c, ctx, NO_LIMIT if GROUPS[group].trains else run.budget)
         finally:
             session.close()
-            shared["banned_attempts"] += session.banned
+            run.banned_attempts += session.banned
 
     def functional_then_models():
         run_group("functional")
@@ -141,28 +133,23 @@ def run_checks(checks, submission, rubric, mnist):
 
     with Budget(limits) as limits:      # every child of this submission shares these limits
         threads = [threading.Thread(target=functional_then_models)]
-        threads += [threading.Thread(target=run_group, args=(g,)) for g in ("mlp.accuracy", "cnn.accuracy") if g in groups]
+        threads += [threading.Thread(target=run_group, args=(g,)) for g in GROUPS if GROUPS[g].trains and g in groups]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    ctx = Context(None, submission, rubric, shared)
+    ctx = Context(None, submission, rubric, run)
     for c in groups.get("policy", []):
         results[c.id] = run_one(c, ctx)
-    return results, shared
+    return results, run
 
 
-def run_one(check, ctx, budget_end=None):
+def run_one(check, ctx, budget=NO_LIMIT):
     start = time.monotonic()
-    if budget_end is not None and budget_end - start < 1.0:
-        return CheckResult(check.id, "failed", "Not run: checking your code used up the grading time for one "
-                           "submission before this check. The reference needs about 2 s for all the checks; look "
-                           "for sleeps, very slow code or infinite loops in the failures above.", 0.0)
+    if budget.spent(start):
+        return CheckResult(check.id, "failed", CHECK_NOT_RUN, 0.0)
     if ctx.student is not None:
-        deadline = start + check.budget if check.budget else None
-        if budget_end is not None:
-            deadline = min(deadline, budget_end) if deadline is not None else budget_end
-        ctx.student.deadline = deadline
+        ctx.student.deadline = budget.deadline(check.budget, start)
     try:
         summary = check.function(ctx)
         return CheckResult(check.id, "passed", summary or "", time.monotonic() - start)

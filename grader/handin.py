@@ -139,8 +139,12 @@ def graded_lines(rubric):
     unknown = {}
     for check_id in rubric.not_graded:       # the public kit lists the course's other checks here
         item = check_id.split(":")[0]
-        unknown[item] = unknown.get(item, 0) + 1
-        items.setdefault(item, (0.0, 0.0, 0))
+        public, later, count = items.get(item, (0.0, 0.0, 0))
+        if check_id in rubric.not_graded_points:     # with their points in the course's rubric
+            items[item] = (public, later + rubric.not_graded_points[check_id], count + 1)
+        else:
+            unknown[item] = unknown.get(item, 0) + 1
+            items[item] = (public, later, count)
     total = sum(public + later for public, later, _ in items.values())
     width = max(len(item) for item in items) + 2
     lines = [f"What will be graded ({total:g} points in this grader's rubric):",

@@ -42,7 +42,7 @@ def add_arguments(parser):
 
 def run(args):
     from grader.feedback import write_feedback
-    from grader.report import Report
+    from grader.formats.report_json import report_from_dict
 
     out = Path(args.out)
     students = out / "students"
@@ -55,7 +55,7 @@ def run(args):
             not_graded.append(folder.name)            # an error row: nothing to show yet
             continue
         try:
-            report = Report.from_dict(json.loads(stored.read_text(encoding="utf-8")))
+            report = report_from_dict(json.loads(stored.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, KeyError) as exc:
             failed.append(f"{clean_name(folder.name)} (its report.json cannot be read: {type(exc).__name__})")
             continue

@@ -199,6 +199,17 @@ class ModelProxy:
             return model.backward(targets)
         return REFERENCE.answer(f"{self._key}.backward({digest(self.params, X, targets)})", compute)
 
+    def after_forward(self, what, function, *inputs):
+        """function(model) for a fresh reference model that has run forward on the last X (a variant of
+        backward, for a hint), answered in the current mode under `what` like forward and backward."""
+        X = self._last_X
+
+        def compute():
+            model = self._real()
+            model.forward(X)
+            return function(model)
+        return REFERENCE.answer(f"{self._key}.{what}({digest(self.params, X, *inputs)})", compute)
+
 
 class ModuleProxy:
     """reference.functional / .mlp / .cnn: functions and model classes, answered in the current mode."""

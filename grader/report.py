@@ -1,11 +1,12 @@
-"""The result of grading: plain data that round-trips through JSON. Scores are computed once,
-here, in build_report; the writers in formats/ only lay them out.
+"""The result of grading: plain data (formats/report_json.py writes it as JSON and reads it back).
+Scores are computed once, here, in build_report; the writers in formats/ only lay them out, each in
+its own words (Gradescope's "tests", "name", "output" stay there).
 
 build_report also decides how much is kept per student: every message and note is cleaned and capped
 (grader/text.py), and the training record keeps only what the contract says it holds (a student's
 model may rebind conv_W to any array after training; only the contract's shape is kept and drawn)."""
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grader.text import clean
 
@@ -14,31 +15,25 @@ STATUSES = ("passed", "failed", "error", "not_implemented")
 
 @dataclass
 class CheckResult:
+    """One check's outcome. grade.run_one gives id, status, message and seconds; build_report adds
+    what the rubric says (max_score, visibility) and the score it earned."""
     id: str
-    status: str            # passed | failed | error | not_implemented
-    message: str = ""
+    status: str                 # one of STATUSES
+    message: str = ""           # what the student reads; "" when passed without a summary
     seconds: float = 0.0
-
-
-@dataclass
-class TestResult:
-    name: str
-    score: float
-    max_score: float
-    status: str
-    output: str
-    visibility: str
-    seconds: float = 0.0
+    score: float = 0.0
+    max_score: float = 0.0
+    visibility: str = "hidden"  # the rubric's: visible | after_due_date | after_published | hidden
 
     @property
     def item(self):
-        return self.name.split(":")[0]
+        return self.id.split(":")[0]
 
 
 @dataclass
 class Report:
     submission: str
-    tests: list
+    results: list               # a scored CheckResult per selected check, in rubric order
     score: float
     max_score: float
     execution_time: float
@@ -46,21 +41,12 @@ class Report:
     notes: list = field(default_factory=list)
     extras: dict = field(default_factory=dict)      # accuracy figures; "training": per-model curves, predictions
 
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data):
-        data = dict(data)
-        data["tests"] = [TestResult(**t) for t in data["tests"]]
-        return cls(**data)
-
     def item_scores(self):
         """{item: (score, max_score)} summed over the item's checks."""
         scores = {}
-        for test in self.tests:
-            got, total = scores.get(test.item, (0.0, 0.0))
-            scores[test.item] = (got + test.score, total + test.max_score)
+        for result in self.results:
+            got, total = scores.get(result.item, (0.0, 0.0))
+            scores[result.item] = (got + result.score, total + result.max_score)
         return scores
 
 
@@ -85,18 +71,18 @@ NOT_RUN = ("The grader has no result for this check (it was not run); this is a 
 def build_report(submission, rows, results, execution_time, sandbox, notes=(), extras=None):
     """rows: the selected rubric rows, in order; results: {check id: CheckResult}. A row without a
     result becomes an error entry, never a missing one."""
-    tests = []
+    scored = []
     for row in rows:
         result = results.get(row.id) or CheckResult(row.id, "error", NOT_RUN)
         status = result.status if result.status in STATUSES else "error"
         score = row.points if status == "passed" else 0.0
         seconds = result.seconds if is_number(result.seconds) and math.isfinite(result.seconds) else 0.0
-        tests.append(TestResult(row.id, score, row.points, status, clean(result.message, MESSAGE_CHARS),
-                                row.visibility, round(seconds, 3)))
+        scored.append(replace(result, id=row.id, status=status, message=clean(result.message, MESSAGE_CHARS),
+                              seconds=round(seconds, 3), score=score, max_score=row.points, visibility=row.visibility))
     notes = ([SANDBOX_NOTES[sandbox]] if sandbox in SANDBOX_NOTES else []) + list(notes)
     notes = [clean(note, NOTE_CHARS) for note in notes[:NOTES]]
-    return Report(clean(str(submission), NOTE_CHARS), tests, sum(t.score for t in tests),
-                  sum(t.max_score for t in tests), round(execution_time, 2), sandbox, notes, kept_extras(extras))
+    return Report(clean(str(submission), NOTE_CHARS), scored, sum(r.score for r in scored),
+                  sum(r.max_score for r in scored), round(execution_time, 2), sandbox, notes, kept_extras(extras))
 
 
 def crashed_report(submission, rows, message, execution_time, sandbox="unknown", notes=()):

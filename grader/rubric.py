@@ -3,10 +3,11 @@
 A rubric is checked against the grader's check registry both ways when it is loaded: a row whose id
 is no check (a typo) and a check with no row (which would silently never run) are both refused,
 named, with exit code 2. A rubric may leave checks out on purpose by listing them under
-[not_graded] (the public kit does: those checks need the solution)."""
+[not_graded] (the public kit does: those checks need the solution), optionally with their points in
+the course's rubric (`points = { "id" = 4 }`), so a student's copy can say what is still to come."""
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 try:
@@ -49,6 +50,7 @@ class Rubric:
     cpu_seconds: float = SANDBOX.cpu_seconds
     input_salt: int = 0                # see grader/cases.py; the public kit is built with 0
     not_graded: tuple = ()             # check ids this rubric leaves out on purpose
+    not_graded_points: dict = field(default_factory=dict)   # id -> its points in the course's rubric, where known
 
     def select(self, only=(), skip=(), public=False):
         """Rows chosen by --only / --skip (prefixes of check ids) and --public (visible only)."""
@@ -80,6 +82,7 @@ def load_rubric(path=None, check_ids=None):
         not_graded = data.get("not_graded", {}).get("checks", [])
         if not isinstance(not_graded, list) or not all(isinstance(c, str) for c in not_graded):
             raise GraderError(f"Rubric file {path}: [not_graded] checks must be a list of check ids.")
+        not_graded_points = read_not_graded_points(path, data.get("not_graded", {}).get("points", {}), not_graded)
         if check_ids is None:
             from grader.checks import load_all
             check_ids = load_all()
@@ -98,6 +101,7 @@ def load_rubric(path=None, check_ids=None):
             cpu_seconds=float(data["limits"].get("cpu_seconds", SANDBOX.cpu_seconds)),
             input_salt=int(data.get("inputs", {}).get("salt", 0)),
             not_graded=tuple(not_graded),
+            not_graded_points=not_graded_points,
         )
         return rubric
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -130,6 +134,22 @@ def read_rows(path, checks):
                               f"use one of {', '.join(VISIBILITIES)}.")
         rows.append(Row(check_id, float(points), visibility))
     return rows
+
+
+def read_not_graded_points(path, points, not_graded):
+    """[not_graded] points = { id = points, ... }: for checks listed as not graded only, each a number."""
+    if not isinstance(points, dict):
+        raise GraderError(f"Rubric file {path}: [not_graded] points must be a table of check id = points.")
+    found = {}
+    for check_id, value in points.items():
+        if check_id not in not_graded:
+            raise GraderError(f"Rubric file {path}: [not_graded] points names {check_id!r}, which is not in "
+                              "[not_graded] checks; list it there too, or remove its points.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise GraderError(f"Rubric file {path}: [not_graded] points gives {check_id!r} = {value!r}; "
+                              "give a number, 0 or more.")
+        found[check_id] = float(value)
+    return found
 
 
 def match_registry(path, rows, not_graded, check_ids):

@@ -35,8 +35,8 @@ import gradertools as gt
 from data_scripts.fetch_mnist import verify
 from grader.checks.accuracy import SETTINGS
 from grader.feedback import REFERENCE_CURVES, STAGES, load_reference_curves, write_feedback
+from grader.formats.report_json import report_from_dict
 from grader.grade import grade
-from grader.report import Report
 from grader.rubric import load_rubric
 from mutants import MUTANTS
 
@@ -62,11 +62,11 @@ def write_buggy_submission(dest):
 
 GRADE_TO_JSON = """import json, sys
 from grader.grade import grade
-from grader.report import Report
+from grader.formats.report_json import report_to_dict
 from grader.rubric import load_rubric
 submission, data_root, out, *only = sys.argv[1:]
 report = grade(submission, load_rubric(), only=only, data_root=data_root)
-open(out, "w").write(json.dumps(report.to_dict()))
+open(out, "w").write(json.dumps(report_to_dict(report)))
 """
 
 
@@ -89,7 +89,7 @@ def reports(tmp_path_factory):
             other.kill()
             other.wait()
     assert other.returncode == 0, stderr.decode(errors="replace")[-3000:]
-    return {"reference": reference, "buggy": Report.from_dict(json.loads((work / "buggy.json").read_text()))}
+    return {"reference": reference, "buggy": report_from_dict(json.loads((work / "buggy.json").read_text()))}
 
 
 @pytest.fixture(scope="module")
@@ -216,14 +216,14 @@ def test_the_report_names_only_the_checks_of_its_stage(staged_report, stage, tmp
     markdown, page = write_feedback(staged_report, tmp_path, data_root=ROOT / "data", **options)
     text, html_text = markdown.read_text(), page.read_text()
     visibilities = ("visible", "hidden", "after_due_date", "after_published") if stage == "staff" else STAGES[stage]
-    shown = [t for t in staged_report.tests if t.visibility in visibilities]
-    unseen = [t for t in staged_report.tests if t.visibility not in visibilities]
-    assert ShownChecks(html_text).checks == markdown_checks(text) == [t.name for t in shown]
+    shown = [t for t in staged_report.results if t.visibility in visibilities]
+    unseen = [t for t in staged_report.results if t.visibility not in visibilities]
+    assert ShownChecks(html_text).checks == markdown_checks(text) == [t.id for t in shown]
     for document in (text, html.unescape(html_text)):
         for t in unseen:
-            assert t.name not in document and t.output not in document, (stage, t.name)
+            assert t.id not in document and t.message not in document, (stage, t.id)
         for t in shown:
-            assert t.output in document
+            assert t.message in document
     items = {}
     for t in shown:
         items.setdefault(t.item, []).append(t)
@@ -239,7 +239,7 @@ def test_the_report_names_only_the_checks_of_its_stage(staged_report, stage, tmp
     if stage == "open":
         assert "mlp.backward: no accumulation" not in text and "Passed" in text
         mlp_backward = next(row for row in ShownChecks(html_text).items if row[0] == "mlp.backward")
-        assert mlp_backward[2] == f"0 / {sum(t.item == 'mlp.backward' and t.visibility == 'visible' for t in staged_report.tests)}"
+        assert mlp_backward[2] == f"0 / {sum(t.item == 'mlp.backward' and t.visibility == 'visible' for t in staged_report.results)}"
 
 
 # ------------------------------------------------------------------------------------ files
@@ -290,7 +290,7 @@ def test_html_is_one_file_with_the_pngs_as_data_uris(reference_feedback):
 def test_reference_feedback_reports_scores_accuracy_and_the_reference_curve(reference_report, reference_feedback):
     markdown, _ = reference_feedback
     text = markdown.read_text()
-    shown = [t for t in reference_report.tests if t.visibility in STAGES["published"]]
+    shown = [t for t in reference_report.results if t.visibility in STAGES["published"]]
     assert f"Score: {sum(t.score for t in shown):g} / {sum(t.max_score for t in shown):g}" in text
     for model in ("mlp", "cnn"):
         accuracy = reference_report.extras["training"][model]["accuracy"]
@@ -301,19 +301,19 @@ def test_reference_feedback_reports_scores_accuracy_and_the_reference_curve(refe
 def test_buggy_feedback_shows_each_check_from_its_stage_on(buggy_report, buggy_feedback, tmp_path):
     markdown, page = buggy_feedback                        # published: visible, after_due_date, after_published
     text, html_text = markdown.read_text(), page.read_text()
-    tests = {t.name: t for t in buggy_report.tests}
-    failed_visible = [t for t in buggy_report.tests if t.visibility == "visible" and t.status == "failed"]
+    tests = {t.id: t for t in buggy_report.results}
+    failed_visible = [t for t in buggy_report.results if t.visibility == "visible" and t.status == "failed"]
     assert failed_visible and all(t.item == "functional.softmax" for t in failed_visible)
     for t in failed_visible:
-        assert t.output.splitlines()[0] in text, t.name
+        assert t.message.splitlines()[0] in text, t.id
     later = tests[HIDDEN_CHECK]
-    assert later.status == "failed" and later.output and later.visibility == "after_due_date"
+    assert later.status == "failed" and later.message and later.visibility == "after_due_date"
     assert f"- **FAIL** `{HIDDEN_CHECK}` (0 / 1)" in text
     accuracy = tests[ACCURACY_CHECK]
-    assert accuracy.status == "failed" and "SGD steps" in accuracy.output and "mlp" not in buggy_report.extras["training"]
+    assert accuracy.status == "failed" and "SGD steps" in accuracy.message and "mlp" not in buggy_report.extras["training"]
     for document in (text, html_text):
-        assert later.output.splitlines()[0][:60] in html.unescape(document)
-        assert accuracy.output.splitlines()[0][:60] in html.unescape(document)     # the published accuracy check
+        assert later.message.splitlines()[0][:60] in html.unescape(document)
+        assert accuracy.message.splitlines()[0][:60] in html.unescape(document)     # the published accuracy check
     assert f"The grader could not train your MLP to the end (see {ACCURACY_CHECK} above)" in text
     assert "The CNN was not trained in this run" in text
     assert pictures_in(markdown.parent) == set()
@@ -321,8 +321,8 @@ def test_buggy_feedback_shows_each_check_from_its_stage_on(buggy_report, buggy_f
     early, early_page = write_feedback(buggy_report, tmp_path / "open", data_root=ROOT / "data", stage="open")
     for document in (early.read_text(), early_page.read_text()):
         assert "no accumulation" not in document and "no stale cache" not in document
-        assert later.output.splitlines()[0][:60] not in html.unescape(document)
-        assert accuracy.output.splitlines()[0][:60] not in html.unescape(document)
+        assert later.message.splitlines()[0][:60] not in html.unescape(document)
+        assert accuracy.message.splitlines()[0][:60] not in html.unescape(document)
         assert "mlp.accuracy" not in document and "Training: MLP" not in document
         assert "The CNN was not trained in this run" in document       # not graded at all: nothing to hide
     assert pictures_in(tmp_path / "open") == set()
@@ -330,9 +330,9 @@ def test_buggy_feedback_shows_each_check_from_its_stage_on(buggy_report, buggy_f
 
 def test_show_hidden_adds_the_hidden_messages_for_instructors(buggy_report, tmp_path):
     markdown, page = write_feedback(buggy_report, tmp_path, data_root=ROOT / "data", show_hidden=True)
-    hidden = {t.name: t for t in buggy_report.tests}[HIDDEN_CHECK]
-    assert hidden.output.splitlines()[0] in markdown.read_text()
-    assert {t.name: t for t in buggy_report.tests}[ACCURACY_CHECK].output.splitlines()[0] in markdown.read_text()
+    hidden = {t.id: t for t in buggy_report.results}[HIDDEN_CHECK]
+    assert hidden.message.splitlines()[0] in markdown.read_text()
+    assert {t.id: t for t in buggy_report.results}[ACCURACY_CHECK].message.splitlines()[0] in markdown.read_text()
     assert f"**Score: {buggy_report.score:g} / {buggy_report.max_score:g}**" in markdown.read_text()
 
 
@@ -341,7 +341,7 @@ def test_without_training_the_report_says_so_and_drops_old_pictures(reference_re
     write_feedback(reference_report, tmp_path, data_root=ROOT / "data", stage="published")
     assert pictures_in(tmp_path) == REFERENCE_PICTURES
     untrained = copy.deepcopy(reference_report)
-    untrained.tests = [t for t in untrained.tests if not t.item.endswith(".accuracy")]
+    untrained.results = [t for t in untrained.results if not t.item.endswith(".accuracy")]
     untrained.extras = {"training": {}}
     markdown, page = write_feedback(untrained, tmp_path, data_root=ROOT / "data")
     text = markdown.read_text()
@@ -379,8 +379,8 @@ def test_missing_test_set_still_draws_the_curves(reference_report, tmp_path):
 
 def test_student_text_is_escaped_in_html_and_fenced_in_markdown(buggy_report, tmp_path):
     report = copy.deepcopy(buggy_report)
-    softmax = next(t for t in report.tests if t.status == "failed" and t.visibility == "visible")
-    softmax.output = HOSTILE
+    softmax = next(t for t in report.results if t.status == "failed" and t.visibility == "visible")
+    softmax.message = HOSTILE
     markdown, page = write_feedback(report, tmp_path, data_root=ROOT / "data")
     parsed = Attributes(page.read_text())
     assert not any(tag == "script" for tag, _ in parsed.tags)

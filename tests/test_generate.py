@@ -1,4 +1,4 @@
-"""grader/generate.py: assignment/ is up to date; stubs raise; nothing leaks; bad markers are refused."""
+"""grader/course/generate.py: assignment/ is up to date; stubs raise; nothing leaks; bad markers are refused."""
 import ast
 import json
 import os
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) without the kit installed
     sys.path.insert(0, str(ROOT))
 
-from grader.generate import (  # noqa: E402
+from grader.course.generate import (  # noqa: E402
     HEADER_PREFIX,
     GenerateError,
     find_regions,

@@ -9,7 +9,7 @@ import yaml
 
 import gradertools as gt
 
-WORKFLOW = gt.ROOT / "grader" / "integrations" / "templates" / "github-classroom.yml"
+WORKFLOW = gt.ROOT / "grader" / "course" / "templates" / "github-classroom.yml"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ Kept fast (about 25 s): the packages skip the accuracy checks (training takes a 
 borrows this Python's packages, runs student code with the kit's .venv-child and copies MNIST from
 data/ (MNIST_SETUP_PYTHON, MNIST_SETUP_CHILD_PYTHON, MNIST_SETUP_DATA_FROM) instead of downloading
 anything, except in test_full_setup_*, which runs setup.sh's real path (virtual environments from
-PyPI, about 15 s) and grades as the user `nobody`, as in Gradescope's Docker."""
+PyPI, about 15 s) and grades with student code as unprivileged uids, as in Gradescope's Docker."""
 import json
 import os
 import pwd
@@ -284,7 +284,7 @@ def test_an_instructor_rubric_and_only_are_baked_in(tmp_path_factory, tmp_path):
 
 
 def test_the_leaderboard_has_accuracy_and_seconds_per_epoch():
-    test = reports.TestResult("mlp.accuracy: test accuracy after training", 10, 10, "passed", "", "after_published")
+    test = reports.CheckResult("mlp.accuracy: test accuracy after training", "passed", "", 0.0, 10, 10, "after_published")
     report = reports.Report("sub", [test], 10, 10, 1.0, "bwrap", [], {
         "mlp.accuracy": 0.9751, "cnn.accuracy": 0.98,
         "training": {"mlp": {"accuracy": 0.9751, "epoch_seconds": [1.0, 2.0, 3.5]}, "cnn": {"accuracy": 0.98}}})
@@ -315,7 +315,8 @@ def as_nobody(*command):
 @pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").is_file(), reason="needs root and /usr/bin/python3")
 def test_full_setup_builds_a_numpy_only_venv_for_nobody_and_grades_as_nobody(world_searchable, tmp_path):
     """setup.sh's real path (virtual environments with pip from PyPI; apt-get only if something is
-    missing), then grading with student code running as `nobody`, the fallback used in Docker."""
+    missing), then grading with student code running as unprivileged uids (the fallback used in Docker),
+    which, like `nobody`, cannot read the kit."""
     try:
         pwd.getpwnam("nobody")
     except KeyError:
@@ -330,7 +331,7 @@ def test_full_setup_builds_a_numpy_only_venv_for_nobody_and_grades_as_nobody(wor
            "MNIST_FETCH_SOURCES": "local", "MNIST_GRADER_SANDBOX": "user"}
     setup = run_setup(root, env)
     assert "creating the virtual environment" in setup.stdout
-    assert "unprivileged user nobody" in setup.stdout
+    assert "student code will run as unprivileged uids, one of its own for each child" in setup.stdout
     assert (root / "source" / ".venv-path").read_text().strip() == str(venv / "bin" / "python")
     assert (root / "source" / ".child-python-path").read_text().strip() == str(child_venv / "bin" / "python")
 

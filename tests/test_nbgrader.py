@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.generate import BEGIN, CONTRACT_FILES, END, find_regions
-from grader.integrations import nbgrader as course
+from grader.course.generate import BEGIN, CONTRACT_FILES, END, find_regions
+from grader.course import nbgrader as course
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,7 +264,7 @@ def test_each_tests_cell_fails_when_only_its_own_item_is_not_written(cells):
     """Every test cell tests its item: with that one function or method replaced by a stub, it fails."""
     code = [cell for cell in cells if cell.kind in ("readonly", "answer")]
     tests = [cell for cell in cells if cell.kind in ("tests", "hidden_tests")]
-    assert {cell.item for cell in tests} == set(course.NOTEBOOK_TESTS)
+    assert {cell.item for cell in tests} == set(course.notebook_tests())
 
     def not_written(*args, **kwargs):
         raise NotImplementedError("not written yet")
@@ -286,7 +286,7 @@ def test_each_tests_cell_fails_when_only_its_own_item_is_not_written(cells):
 def test_points_come_from_the_rubric(cells):
     rubric = load_rubric()
     tests = [cell for cell in cells if cell.kind in ("tests", "hidden_tests")]
-    for item in course.NOTEBOOK_TESTS:
+    for item in course.notebook_tests():
         total = sum(row.points for row in rubric.rows if row.item == item)
         assert sum(cell.points for cell in tests if cell.item == item) == total, item
         hidden = next(cell for cell in tests if cell.item == item and cell.kind == "hidden_tests")
@@ -340,7 +340,7 @@ def test_every_mutant_fails_a_tests_cell_of_each_notebook_item_it_breaks(cells, 
     tests = [cell for cell in cells if cell.kind in ("tests", "hidden_tests")]
     escaped, checked = {}, 0
     for mutant in MUTANTS:
-        items = [item for item in mutant.breaks if item in course.NOTEBOOK_TESTS]
+        items = [item for item in mutant.breaks if item in course.notebook_tests()]
         if not items:
             continue
         imports, body = course.contract_cells(gt.write_mutant(mutant, tmp_path / mutant.id))

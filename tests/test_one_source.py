@@ -21,9 +21,10 @@ GRADER = ROOT / "grader"
 
 
 def sources(folder=None):
-    """(path relative to the kit, parsed module) of every Python file under folder (grader/)."""
+    """(path relative to the kit, parsed module) of every Python module under folder (grader/); the
+    templates of grader/course/templates/ are text with placeholders, not modules."""
     return [(path.relative_to(ROOT).as_posix(), ast.parse(path.read_text(encoding="utf-8")))
-            for path in sorted((folder or GRADER).rglob("*.py"))]
+            for path in sorted((folder or GRADER).rglob("*.py")) if "templates" not in path.parts]
 
 
 def string_collections(tree):
@@ -40,7 +41,8 @@ def collections_holding(names, allowed):
 
 
 def test_the_contract_files_are_named_only_in_grader_contract():
-    from grader import contract, generate, readme, static, submission
+    from grader import contract, static, submission
+    from grader.course import generate, readme
     assert contract.FILES == ("functional.py", "mlp.py", "cnn.py")
     assert generate.CONTRACT_FILES is readme.CONTRACT_FILES is submission.FILES is contract.FILES
     assert static.SUBMISSION_MODULES == set(contract.MODULES)
@@ -113,10 +115,11 @@ def test_the_selection_options_are_defined_once():
 
 
 def test_release_takes_the_options_grader_generate_defines():
-    from grader import cli, generate
+    from grader import cli
+    from grader.course import generate
     args = cli.parser().parse_args(["release", "--check"])
     assert (args.check, args.solution, args.out) == (True, generate.KIT_ROOT / "solution", generate.KIT_ROOT / "assignment")
-    assert cli.PLUGGED_VERBS["release"][0] == "grader.generate"
+    assert cli.PLUGGED_VERBS["release"][0] == "grader.course.generate"
 
 
 def test_only_procfs_reads_proc():

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import gradertools as gt
-from grader.integrations.public_kit import ZIP_FOLDER, build_public_kit, solution_lines_in, write_zip
+from grader.course.public_kit import ZIP_FOLDER, build_public_kit, solution_lines_in, write_zip
 from mutants import MUTANTS
 
 SAMPLE = ["softmax_over_columns", "cross_entropy_without_clip", "mlp_backward_missing_mean",
@@ -71,6 +71,27 @@ def test_the_public_kit_readme_is_written_for_students(kit):
     assert "- `mnist-grader grade`:" in readme
     for staff in ("mnist-grader batch", "mnist-grader release", "mnist-grader public-kit", "solution/", "rubric"):
         assert staff not in readme, staff
+
+
+def test_the_public_kit_says_how_many_points_run_only_when_the_course_grades(kit):
+    """Its rubric has only the visible rows; the others are listed as not graded, with their points."""
+    from grader.rubric import load_rubric
+    rubric = load_rubric()
+    later = [row for row in rubric.rows if row.visibility != "visible"]
+    points = sum(row.points for row in later)
+    public = sum(row.points for row in rubric.rows) - points
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(gt.SOLUTION), "--public", "--only",
+                           "functional.relu"], cwd=kit, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    closing = " ".join(proc.stdout.split())
+    assert f"Not checked here: {points:g} points in {len(later)} checks run only when your course grades" in closing
+    assert "Their points are in your course's rubric" not in closing
+    handin = subprocess.run([sys.executable, "-m", "grader", "handin", str(gt.SOLUTION), "--out", str(kit / "hw.zip")],
+                            cwd=kit, capture_output=True, text=True, timeout=300)
+    assert handin.returncode == 0, handin.stderr
+    assert "whose points are" not in handin.stdout, handin.stdout
+    total = [line for line in handin.stdout.splitlines() if line.strip().startswith("total")]
+    assert total and total[0].split()[1:4] == [f"{points + public:g}", f"{public:g}", f"{points:g}"], handin.stdout
 
 
 def test_the_public_kit_gives_the_reference_full_marks_on_every_visible_check(kit, tmp_path):

@@ -31,7 +31,7 @@ def test_without_public_nothing_is_said_about_unchecked_points(tmp_path):
 
 
 def report(score, max_score):
-    test = reports.TestResult("functional.relu: shape and dtype", score, max_score, "passed", "", "visible")
+    test = reports.CheckResult("functional.relu: shape and dtype", "passed", "", 0.0, score, max_score, "visible")
     return reports.Report("folder", [test], score, max_score, 1.0, "bwrap")
 
 

@@ -15,6 +15,7 @@ import pytest
 import gradertools as gt
 from grader import publish
 from grader.feedback import STAGES, write_feedback
+from grader.formats.report_json import report_to_dict
 from grader.report import CheckResult, build_report
 from grader.rubric import load_rubric
 
@@ -40,7 +41,7 @@ def batch_out(tmp_path):
     alice = out / "students" / "alice"
     report = make_report(tmp_path / "submissions" / "alice")
     alice.mkdir(parents=True)
-    (alice / "report.json").write_text(json.dumps(report.to_dict()))
+    (alice / "report.json").write_text(json.dumps(report_to_dict(report)))
     write_feedback(report, alice, data_root=ROOT / "data")
     (out / "students" / "bob").mkdir()
     (out / "students" / "bob" / "batch.json").write_text('{"status": "error"}')
@@ -54,7 +55,7 @@ def run_publish(out, *args):
 
 
 def names(report, *visibilities):
-    return [t.name for t in report.tests if t.visibility in visibilities]
+    return [t.id for t in report.results if t.visibility in visibilities]
 
 
 def test_publish_reveals_each_stage_from_the_stored_reports(batch_out):

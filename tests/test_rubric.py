@@ -11,7 +11,7 @@ import pytest
 
 import gradertools as gt
 from grader.errors import GraderError
-from grader.integrations.public_kit import public_rubric_text
+from grader.course.public_kit import public_rubric_text
 from grader.rubric import DEFAULT, load_rubric, tomllib
 
 ROOT = gt.ROOT
@@ -45,6 +45,13 @@ MISTAKES = {
     "negative points": (RUBRIC.replace(RELU, RELU.replace("points = 1", "points = -3")), ["has points = -3"]),
     "unknown id in not_graded": (RUBRIC + '\n[not_graded]\nchecks = ["cnn.step: nonsense"]\n',
                                  ["'cnn.step: nonsense'", "not a check of this grader"]),
+    "not_graded points of a graded check": (
+        RUBRIC + '\n[not_graded]\nchecks = []\npoints = { "functional.relu: float32 input" = 1 }\n',
+        ["[not_graded] points names 'functional.relu: float32 input'", "not in [not_graded] checks"]),
+    "not_graded points not a number": (
+        RUBRIC.replace(RELU + "\n", "") + '\n[not_graded]\nchecks = ["functional.relu: float32 input"]\n'
+        'points = { "functional.relu: float32 input" = "four" }\n',
+        ["gives 'functional.relu: float32 input' = 'four'"]),
 }
 
 
@@ -122,6 +129,7 @@ def test_every_visible_row_reaches_the_public_kit_however_it_is_spelt(spelling, 
     assert [(r.id, r.points) for r in public.rows] == visible and len(visible) > 50
     assert all(r.visibility == "visible" for r in public.rows)
     assert sorted(public.not_graded) == sorted(r.id for r in rubric.rows if r.visibility != "visible")
+    assert public.not_graded_points == {r.id: r.points for r in rubric.rows if r.visibility != "visible"}
     assert public.input_salt == 0 and str(rubric.input_salt) not in kit.read_text()
     assert public.accuracy == rubric.accuracy and public.allowed_imports == rubric.allowed_imports
 

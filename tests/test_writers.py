@@ -32,8 +32,8 @@ from grader.formats.escape import FORMULA_START, markdown, spreadsheet
 from grader.formats.gradescope import to_gradescope, write_gradescope
 from grader.formats.junit import write_junit
 from grader.formats.table import to_table
+from grader.formats.report_json import report_to_dict
 from grader.report import CheckResult, Report, build_report
-from grader.report import TestResult as Row
 from grader.rubric import load_rubric
 from grader.text import clean, clean_name
 
@@ -76,8 +76,8 @@ def built_report(strings, submission="x"):
 
 def raw_report(strings):
     """A report that never went through build_report: hostile text in every field, names included."""
-    tests = [Row(f"{strings[i % len(strings)]}: {strings[(i + 1) % len(strings)]}", 0.0, 1.0, STATUSES[i % 4],
-                        strings[(i + 2) % len(strings)], "visible", 0.5) for i in range(len(strings))]
+    tests = [CheckResult(f"{strings[i % len(strings)]}: {strings[(i + 1) % len(strings)]}", STATUSES[i % 4],
+                         strings[(i + 2) % len(strings)], 0.5, 0.0, 1.0, "visible") for i in range(len(strings))]
     return Report(strings[0] + strings[1], tests, 0.0, float(len(tests)), 2.0, "none", list(strings[:6]), {})
 
 
@@ -133,11 +133,11 @@ def test_results_json_is_valid_json_of_gradescopes_schema(kind, i, tmp_path):
     assert text.isascii()
     results = json.loads(text)
     jsonschema.validate(results, GRADESCOPE_SCHEMA)
-    assert len(results["tests"]) == len(report.tests)
-    for test, written in zip(report.tests, results["tests"]):
+    assert len(results["tests"]) == len(report.results)
+    for test, written in zip(report.results, results["tests"]):
         assert_clean(written["output"] + written["name"], "results.json")
         if kind == "built" and test.status != "not_implemented":
-            assert written["output"] == test.output
+            assert written["output"] == test.message
 
 
 @pytest.mark.parametrize("kind, i", REPORTS)
@@ -148,11 +148,11 @@ def test_junit_parses_and_matches_the_xsd(kind, i, tmp_path):
     tree = ET.parse(tmp_path / "report.xml")
     xmlschema.XMLSchema(SCHEMAS / "junit.xsd").validate(str(tmp_path / "report.xml"))
     cases = list(tree.iter("testcase"))
-    assert len(cases) == len(report.tests)
-    for test, case in zip(report.tests, cases):
+    assert len(cases) == len(report.results)
+    for test, case in zip(report.results, cases):
         problem = case.find("failure") if test.status in ("failed", "not_implemented") else case.find("error")
         if test.status != "passed":
-            assert problem is not None and (problem.text or "") == clean(test.output, None)
+            assert problem is not None and (problem.text or "") == clean(test.message, None)
 
 
 @pytest.mark.parametrize("kind, i", REPORTS)
@@ -209,8 +209,8 @@ def test_feedback_markdown_and_html_show_student_text_as_text(kind, i, tmp_path)
         assert_clean(path.read_text(encoding="utf-8"), path.name)
     md = rendered(markdown_path.read_text(encoding="utf-8"))
     assert {tag for tag, _ in md.tags} <= MARKDOWN_TAGS, "Markdown let markup through"
-    shown = [clean(t.output) or ("Not written yet." if t.status == "not_implemented" else "")
-             for t in report.tests if t.status != "passed" and t.visibility == "visible"]
+    shown = [clean(t.message) or ("Not written yet." if t.status == "not_implemented" else "")
+             for t in report.results if t.status != "passed" and t.visibility == "visible"]
     shown = [text for text in shown if text]
     assert [squeeze(text) for text in md.texts["pre"]] == [squeeze(text) for text in shown]
     page = Page(html_path.read_text(encoding="utf-8"))
@@ -286,19 +286,19 @@ def test_the_training_record_keeps_only_the_contracts_shapes():
     cnn, mlp = report.extras["training"]["cnn"], report.extras["training"]["mlp"]
     assert cnn["conv_W"] == good and len(cnn["predictions"]) == 10_000
     assert "conv_W" not in mlp and "predictions" not in mlp and mlp["epoch_loss"] == [0.5] * 5
-    assert len(json.dumps(report.to_dict())) < 200_000
+    assert len(json.dumps(report_to_dict(report))) < 200_000
 
     hostile = {"accuracy": float("nan"), "epoch_loss": [float("nan"), float("inf"), 0.5],
                "epoch_seconds": [1.0] * 1_000_000, "predictions": [11] * 10_000,
                "conv_W": np.full(CONV_W_SHAPE, np.inf).tolist(), "other": "x" * 10_000_000}
     report = build_report("x", rows, results, 1.0, "bwrap", extras={"training": {"cnn": hostile}, "junk": "y" * 10**6})
     assert report.extras == {"training": {"cnn": {"epoch_loss": [None, None, 0.5]}}}
-    json.dumps(report.to_dict(), allow_nan=False)
+    json.dumps(report_to_dict(report), allow_nan=False)
 
 
 def test_messages_and_notes_are_capped(tmp_path):
     report = built_report(["z" * 1_000_000], submission="s" * 1_000_000)
-    assert all(len(t.output) <= 4000 for t in report.tests)
+    assert all(len(t.message) <= 4000 for t in report.results)
     assert len(report.submission) <= 1000 and all(len(n) <= 1000 for n in report.notes)
     write_gradescope(report, tmp_path / "results.json")
     assert (tmp_path / "results.json").stat().st_size < 1_000_000

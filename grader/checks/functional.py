@@ -1,4 +1,12 @@
-"""Checks of functional.py: sigmoid, relu, softmax, one_hot, cross_entropy."""
+"""Checks of functional.py: sigmoid, relu, softmax, one_hot, cross_entropy.
+
+Each check is a module-level function of a Context; the four that sigmoid and relu share (shape and
+dtype, values, float32, input unchanged) are written once as check(ctx, op) and registered for each
+by @for_elementwise, as checks/models.py does for the two models.
+"""
+from dataclasses import dataclass
+from functools import partial
+
 import numpy as np
 
 from grader import cases, reference
@@ -7,36 +15,62 @@ from grader.compare import (EXP_LOG_HINT, FLOAT32, expect_close, expect_dtype, e
                             expect_scalar, expect_shape, expect_unchanged)
 from grader.errors import CheckFailed
 
+GROUP = "functional"           # every check here talks to the child holding functional.py alone
 ref = reference.functional
 SHAPES = [(1, 10), (7, 3), (64, 10)]      # N = 1, N > K, N != K
 
 
-def elementwise_checks(name, inputs):
-    """shape and dtype, values, float32, input unchanged: the same four for sigmoid and relu."""
-    fn = f"functional.{name}"
+@dataclass(frozen=True)
+class Elementwise:
+    """A function of functional.py applied entry by entry (sigmoid, relu), and the inputs its checks use."""
+    name: str                  # "sigmoid" or "relu"
+    inputs: object             # () -> iterable of arrays; the first is also the one used alone
 
-    @check(f"{fn}: shape and dtype")
-    def shape_and_dtype(ctx):
-        for z in inputs():
-            got = ctx.student.call(fn, z).value
-            expect_shape(got, z.shape, f"{name}(z) with z {z.shape}", "The output has the shape of z.")
-            expect_dtype(got, np.float64, f"{name}(z) with z {z.shape} float64")
+    @property
+    def fn(self):
+        return f"functional.{self.name}"
 
-    @check(f"{fn}: values match the reference")
-    def values(ctx):
-        for z in inputs():
-            expect_close(ctx.student.call(fn, z).value, getattr(ref, name)(z), f"{name}(z) with z {z.shape}")
 
-    @check(f"{fn}: float32 input")
-    def float32(ctx):
-        z = next(iter(inputs())).astype(np.float32)
-        got = expect_finite(ctx.student.call(fn, z).value, f"{name}(z) with z float32", EXP_LOG_HINT if name in ("sigmoid", "softmax") else "")
-        expect_close(got, getattr(ref, name)(z.astype(np.float64)), f"{name}(z) with z float32", FLOAT32)
+ELEMENTWISE_CHECKS = []        # (id template, check function, check() options), in the order written below
 
-    @check(f"{fn}: input unchanged")
-    def unchanged(ctx):
-        z = next(iter(inputs()))
-        expect_unchanged(ctx.student.call(fn, z, echo=True), {"z": z}, f"{name}(z)")
+
+def for_elementwise(template, **options):
+    """Register the decorated check(ctx, op) once per function of ELEMENTWISE, under the id
+    template.format(name=op.name), with check()'s options; registration waits for ELEMENTWISE (see
+    register_elementwise), so the registry lists sigmoid's four, then relu's, in rubric order."""
+    def mark(function):
+        ELEMENTWISE_CHECKS.append((template, function, options))
+        return function
+    return mark
+
+
+# shape and dtype, values, float32, input unchanged: the same four for sigmoid and relu.
+@for_elementwise("functional.{name}: shape and dtype")
+def elementwise_shape(ctx, op):
+    for z in op.inputs():
+        got = ctx.student.call(op.fn, z).value
+        expect_shape(got, z.shape, f"{op.name}(z) with z {z.shape}", "The output has the shape of z.")
+        expect_dtype(got, np.float64, f"{op.name}(z) with z {z.shape} float64")
+
+
+@for_elementwise("functional.{name}: values match the reference")
+def elementwise_values(ctx, op):
+    for z in op.inputs():
+        expect_close(ctx.student.call(op.fn, z).value, getattr(ref, op.name)(z), f"{op.name}(z) with z {z.shape}")
+
+
+@for_elementwise("functional.{name}: float32 input")
+def elementwise_float32(ctx, op):
+    z = next(iter(op.inputs())).astype(np.float32)
+    got = expect_finite(ctx.student.call(op.fn, z).value, f"{op.name}(z) with z float32",
+                        EXP_LOG_HINT if op.name in ("sigmoid", "softmax") else "")
+    expect_close(got, getattr(ref, op.name)(z.astype(np.float64)), f"{op.name}(z) with z float32", FLOAT32)
+
+
+@for_elementwise("functional.{name}: input unchanged")
+def elementwise_unchanged(ctx, op):
+    z = next(iter(op.inputs()))
+    expect_unchanged(ctx.student.call(op.fn, z, echo=True), {"z": z}, f"{op.name}(z)")
 
 
 def sigmoid_inputs():
@@ -54,8 +88,19 @@ def relu_inputs():
     yield np.array([-2.0, -0.0, 0.0, 3.0])
 
 
-elementwise_checks("sigmoid", sigmoid_inputs)
-elementwise_checks("relu", relu_inputs)
+SIGMOID = Elementwise("sigmoid", sigmoid_inputs)
+RELU = Elementwise("relu", relu_inputs)
+ELEMENTWISE = (SIGMOID, RELU)
+
+
+def register_elementwise(ops, marked):
+    """Each marked check for each function, bound to it: check.function(ctx) calls function(ctx, op=op)."""
+    for op in ops:
+        for template, function, options in marked:
+            check(template.format(name=op.name), **options)(partial(function, op=op))
+
+
+register_elementwise(ELEMENTWISE, ELEMENTWISE_CHECKS)
 
 
 # The stability checks compare values at extremes drawn from the salted generator (cases.extreme_*),

@@ -1,5 +1,7 @@
 """The rules every submission follows: policy.no_torch (no autodiff library, only allowed
 imports) and policy.vectorized (the convolution runs at NumPy speed, not Python-loop speed).
+policy.no_torch has no child (group "policy"): it reads the sources and what the other groups' children
+reported. policy.vectorized times the student's cnn.py, in the "models" group's child.
 
 Every time here is the grader's own wall time of one request's round trip to the child (Reply.seconds),
 best of several calls, each on fresh inputs drawn from the salted generator, and every timed answer is
@@ -38,7 +40,7 @@ def no_autodiff(ctx):
     findings += [f"{f} reaches into frames or interpreter hooks (tracebacks' tb_frame, f_back, f_globals, "
                  "__subclasses__, ...), the way to the grader's own code; your model never needs them"
                  for f in scan.introspection]
-    findings += [attempt_finding(ctx.submission, attempt) for attempt in ctx.shared.get("banned_attempts", [])]
+    findings += [attempt_finding(ctx.submission, attempt) for attempt in ctx.run.banned_attempts]
     if findings:
         raise CheckFailed("torch, tensorflow, jax, keras and other autodiff libraries are not allowed in "
                           "functional.py, mlp.py and cnn.py:\n  " + "\n  ".join(dict.fromkeys(findings)))
@@ -190,7 +192,7 @@ def reference_speed():
     return reference.timed("conv2d", measure)
 
 
-@check("policy.vectorized: convolution speed", budget=120.0)
+@check("policy.vectorized: convolution speed", group="models", budget=120.0)     # times the student's cnn.py
 def vectorized(ctx):
     """Times conv2d_forward and conv2d_backward on a batch of 128 MNIST-sized images, against the
     reference timed the same way, in a child process, in the same grading run."""
@@ -271,7 +273,7 @@ def reference_layouts():
     return reference.timed("conv2d.layouts", measure)
 
 
-@check("policy.vectorized: no loops over samples or pixels", budget=60.0)
+@check("policy.vectorized: no loops over samples or pixels", group="models", budget=60.0)
 def no_sample_or_pixel_loops(ctx):
     """Times the convolution on the three layouts of LAYOUTS against the reference (see there)."""
     want = reference_layouts()

@@ -14,11 +14,11 @@ def to_gradescope(report):
         "execution_time": report.execution_time,
         "output": output,
         "tests": [
-            {"name": clean(t.name), "score": t.score, "max_score": t.max_score,
-             "status": "passed" if t.status == "passed" else "failed",
-             "output": clean(t.output) if t.status != "not_implemented" else (clean(t.output) or "Not written yet."),
-             "visibility": t.visibility}
-            for t in report.tests
+            {"name": clean(r.id), "score": r.score, "max_score": r.max_score,
+             "status": "passed" if r.status == "passed" else "failed",
+             "output": clean(r.message) if r.status != "not_implemented" else (clean(r.message) or "Not written yet."),
+             "visibility": r.visibility}
+            for r in report.results
         ],
     }
     leaderboard = []

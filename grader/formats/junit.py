@@ -11,11 +11,11 @@ FIRST_LINE = 500        # characters of a message kept in the failure's message 
 
 
 def to_junit(report):
-    suites = ET.Element("testsuites", name="mnist-from-scratch", tests=str(len(report.tests)),
-                        failures=str(sum(t.status in ("failed", "not_implemented") for t in report.tests)),
-                        errors=str(sum(t.status == "error" for t in report.tests)), time=f"{report.execution_time:.3f}")
+    suites = ET.Element("testsuites", name="mnist-from-scratch", tests=str(len(report.results)),
+                        failures=str(sum(t.status in ("failed", "not_implemented") for t in report.results)),
+                        errors=str(sum(t.status == "error" for t in report.results)), time=f"{report.execution_time:.3f}")
     by_item = {}
-    for test in report.tests:
+    for test in report.results:
         by_item.setdefault(xml(test.item), []).append(test)
     for item, tests in by_item.items():
         suite = ET.SubElement(suites, "testsuite", name=item, tests=str(len(tests)),
@@ -23,8 +23,8 @@ def to_junit(report):
                               errors=str(sum(t.status == "error" for t in tests)), skipped="0",
                               time=f"{sum(t.seconds for t in tests):.3f}")
         for test in tests:
-            output = xml(test.output)
-            case = ET.SubElement(suite, "testcase", classname=item, name=xml(test.name), time=f"{test.seconds:.3f}")
+            output = xml(test.message)
+            case = ET.SubElement(suite, "testcase", classname=item, name=xml(test.id), time=f"{test.seconds:.3f}")
             if test.status in ("failed", "not_implemented"):
                 first = (output.splitlines() or [""])[0][:FIRST_LINE]
                 failure = ET.SubElement(case, "failure", type=test.status,

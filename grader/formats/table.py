@@ -25,14 +25,14 @@ def to_table(report, width=None, unchecked=()):
     """The table as one string for a terminal: no escape sequence from any message or name gets through.
     unchecked: the Unchecked checks a --public run left out; the table ends by naming them."""
     width = width or min(100, shutil.get_terminal_size((100, 20)).columns)
-    name_width = max(len(t.name) for t in report.tests) if report.tests else 10
+    name_width = max(len(r.id) for r in report.results) if report.results else 10
     name_width = min(name_width, width - 18)
     lines = [f"Grading {terminal(report.submission)}", ""]
-    for test in report.tests:
-        points = f"{test.score:g}/{test.max_score:g}"
-        lines.append(f"{MARKS.get(test.status, test.status):<5} {points:>5}  {terminal(test.name)}")
-        if test.output and test.status != "passed":
-            for paragraph in terminal(test.output).splitlines():
+    for result in report.results:
+        points = f"{result.score:g}/{result.max_score:g}"
+        lines.append(f"{MARKS.get(result.status, result.status):<5} {points:>5}  {terminal(result.id)}")
+        if result.message and result.status != "passed":
+            for paragraph in terminal(result.message).splitlines():
                 lines += textwrap.wrap(paragraph, width - 14, initial_indent=" " * 14, subsequent_indent=" " * 16) or [""]
     lines.append("")
     item_scores = report.item_scores()

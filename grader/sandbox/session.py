@@ -2,7 +2,8 @@
 
 A Session owns one child process (process.ChildProcess) with the student's modules imported.
 Every call returns plain values (arrays, dicts, tuples, floats) decoded from the child's answer,
-or raises StudentError / NotWritten with a message a student can act on. After a crash or a
+or raises NotWritten or a StudentError of the outcome's type (grader/errors.py: StudentRaised,
+StudentTimeout, StudentDied, OutOfTime) with a message a student can act on. After a crash or a
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
 
 A call's arguments go to the child in the format its answers come back in (child.Encoder: plain
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.contract import FILES, FUNCTIONAL
-from grader.errors import NotWritten, StudentError, StudentTimeout
+from grader.errors import NotWritten, StudentDied, StudentError, StudentRaised, StudentTimeout
 from grader.sandbox.child import Encoder
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 from grader.text import clean, clean_name
+from grader.timebudget import call_timeout
 
 FRAMES_SHOWN = 8            # the innermost frames of a traceback (a recursion has a thousand)
 
@@ -161,7 +163,7 @@ class Session:
         self._report_rest = b""
         self.child = None
         self.generation = 0
-        self.deadline = None        # monotonic time by which the current check must be done
+        self.deadline = None        # monotonic time by which the current check must be done (timebudget.py)
         self.hung = {}              # function or method name -> seconds it ran before being stopped
         self.classes = {}           # name of an object in the child -> its class ("mlp.MLP")
 
@@ -262,12 +264,7 @@ class Session:
         if name in self.hung:       # one hang is reported once per check, not waited for again
             raise StudentTimeout(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
                                "earlier in this grading run (an infinite loop, or code far too slow).")
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0.5:
-                raise StudentError(f"This check ran out of time before {call}: your code is too slow here "
-                                   "(a Python loop over samples or pixels?).")
-            timeout = min(timeout, remaining)
+        timeout = call_timeout(self.deadline, timeout, call)
         start = time.perf_counter()
         try:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
@@ -277,8 +274,8 @@ class Session:
                                "Python loop over samples or pixels?) or never ends (an infinite loop).")
         except ChildDied as exc:
             if str(exc):                # a limit of the submission's (process.Limits): say which
-                raise StudentError(f"Your code {exc} during {call}; the grader stopped it.")
-            raise StudentError(f"The Python process running your code stopped during {call} "
+                raise StudentDied(f"Your code {exc} during {call}; the grader stopped it.")
+            raise StudentDied(f"The Python process running your code stopped during {call} "
                                f"(os._exit, a crash, or memory above {self.limits.memory_bytes / 2**30:.0f} GiB).")
         finally:
             self._read_reports()
@@ -287,7 +284,7 @@ class Session:
             error = child_error(meta.get("error"))
             if error["not_implemented"]:
                 raise NotWritten(f"{call.split('(')[0]} is not written yet (it raises NotImplementedError).")
-            raise StudentError(crash_message(call, error))
+            raise StudentRaised(crash_message(call, error), error["type"])
         value = decode(meta["value"], arrays)
         echo = [arrays["echo." + name] for name in fields.get("echo", ()) if "echo." + name in arrays]
         return meta, value, echo

@@ -1,7 +1,7 @@
 """The generated regions of assignment/README.md: the contract's words written once, where the skeleton
 and the grader take them from.
 
-The student README is hand-written around regions that `mnist-grader release` (grader/generate.py)
+The student README is hand-written around regions that `mnist-grader release` (grader/course/generate.py)
 fills in on every release, and that tests/test_generate.py checks are up to date:
 
     <!-- BEGIN GENERATED: contract functional.py -->
@@ -67,7 +67,7 @@ def has_regions(text):
 
 def sections(solution_dir, assignment_files, rubric_path=None):
     """{region name: function returning its Markdown} for a README beside the assignment made from
-    solution_dir. assignment_files: the names of the assignment's files (grader/generate.py)."""
+    solution_dir. assignment_files: the names of the assignment's files (grader/course/generate.py)."""
     solution_dir = Path(solution_dir)
     cache = {}
 
@@ -93,7 +93,7 @@ def sections(solution_dir, assignment_files, rubric_path=None):
 def contract(path):
     """One contract file: a table of what to write (signature, inputs, returns), then each function's
     docstring and TODO hint as the skeleton has them."""
-    from grader.generate import find_regions
+    from grader.course.generate import find_regions
 
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text, filename=str(path))
@@ -178,7 +178,7 @@ def cell(text):
 
 def files_table(solution_dir, assignment_files):
     """The assignment's files: the contract files with the functions to write, then the provided ones."""
-    from grader.generate import find_regions
+    from grader.course.generate import find_regions
 
     lines = ["| file | what it is |", "| --- | --- |"]
     ordered = [n for n in CONTRACT_FILES if n in assignment_files] + sorted(n for n in assignment_files
@@ -205,7 +205,7 @@ def files_table(solution_dir, assignment_files):
 def first_line(path, solution_dir, name):
     """The first line of a provided file's module docstring."""
     if not path.is_file():
-        from grader.generate import EXTRA_FILES
+        from grader.course.generate import EXTRA_FILES
         sources = {copied: solution_dir.parent / relative for relative, copied in EXTRA_FILES}
         path = sources.get(name, path)
     try:

@@ -22,7 +22,7 @@ Files without markers (data.py, train.py, blas_threads.py) and data_scripts/fetc
 copied as they are. Every generated file starts with a header comment naming its source.
 assignment/README.md is hand-written except its GENERATED regions, which are filled from the
 same sources as the skeleton and the grader (the solution's docstrings, grader/rubric.toml,
-grader/training.py; see grader/readme.py), so the README cannot contradict them; a generated
+grader/training.py; see grader/course/readme.py), so the README cannot contradict them; a generated
 file whose source is gone is deleted.
 """
 import argparse
@@ -36,18 +36,18 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from grader.contract import FILES as CONTRACT_FILES   # must contain regions: else they would hand out the reference
+from grader.course.readme import ReadmeError, fill_regions, has_regions, sections
 from grader.errors import GraderError
 from grader.formats import write_atomically
-from grader.readme import ReadmeError, fill_regions, has_regions, sections
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = Path(__file__).resolve().parents[2]
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 TODO = "# TODO:"
 # Copied into the assignment so that students can fetch the data from their own folder.
 EXTRA_FILES = (("data_scripts/fetch_mnist.py", "fetch_mnist.py"),)
 HAND_WRITTEN = ("README.md",)
-README = "README.md"             # hand-written around regions filled here (grader/readme.py)
+README = "README.md"             # hand-written around regions filled here (grader/course/readme.py)
 README_SOURCES = "solution/, grader/rubric.toml and grader/training.py"
 HEADER_PREFIX = "# GENERATED from "
 HEADER = HEADER_PREFIX + '{source} by "mnist-grader release" -- do not edit; edit {source} and regenerate.\n'

@@ -127,7 +127,7 @@ def record_public_answers(rubric):
         report = grade(reference.SOLUTION_DIR, rubric, skip=("mlp.accuracy", "cnn.accuracy"), public=True)
     finally:
         reference.REFERENCE.mode = "live"
-    missed = [t.name for t in report.tests if t.score != t.max_score]
+    missed = [r.id for r in report.results if r.score != r.max_score]
     if missed:
         raise GraderError(f"The reference does not pass these public checks, so nothing was written: {missed}")
     return reference.REFERENCE.answers
@@ -136,7 +136,8 @@ def record_public_answers(rubric):
 PUBLIC_RUBRIC_HEADER = """\
 # The public kit's rubric, written by `mnist-grader public-kit` from the course's rubric: its
 # visible checks, with their points. The others need the reference solution, which this kit does not
-# have, so they are listed under [not_graded]; they run when your course grades your submission.
+# have, so they are listed under [not_graded], with their points; they run when your course grades
+# your submission.
 # The inputs' salt is 0: the inputs the recorded reference answers are for.
 
 """
@@ -153,14 +154,17 @@ def public_rubric_text(rubric_path):
         raise GraderError("Building the public kit needs the tomli-w package: pip install tomli-w")
     load_rubric(rubric_path)                 # a rubric the grader refuses never reaches students
     data = tomllib.loads(Path(rubric_path).read_text(encoding="utf-8"))
-    checks, hidden = {}, list(data.get("not_graded", {}).get("checks", []))
+    not_graded = data.get("not_graded", {})
+    checks, hidden = {}, list(not_graded.get("checks", []))
+    points = dict(not_graded.get("points", {}))
     for check_id, entry in data["checks"].items():
         if entry.get("visibility", DEFAULT_VISIBILITY) == "visible":
             checks[check_id] = {"points": entry["points"], "visibility": "visible"}
         else:
             hidden.append(check_id)
+            points[check_id] = entry["points"]      # so the public run can say how many points are still to come
     data["checks"] = checks
-    data["not_graded"] = {"checks": hidden}
+    data["not_graded"] = {"checks": hidden, "points": points}
     data.setdefault("inputs", {})["salt"] = 0
     return PUBLIC_RUBRIC_HEADER + tomli_w.dumps(data)
 
@@ -189,7 +193,7 @@ def build_public_kit(out, rubric_path=None):
 def solution_lines_in(folder):
     """Solution regions of the reference (two code lines or more, whitespace aside) found in any text
     file under folder, and contract files present there."""
-    from grader.generate import find_regions
+    from grader.course.generate import find_regions
     regions = []
     for name in FILES:
         path = KIT_ROOT / "solution" / name
