@@ -55,6 +55,7 @@ from grader.errors import GraderError
 from grader.formats import write_atomically
 from grader.formats.escape import markdown, markdown_code, spreadsheet, terminal
 from grader.rubric import DEFAULT as DEFAULT_RUBRIC
+from grader.sandbox.procfs import children_of
 from grader.text import clean, clean_name
 
 STATE = "batch.json"
@@ -71,19 +72,13 @@ def default_workers():
 
 
 def add_arguments(parser):
+    """The batch's own options; --only/--skip/--public/--rubric/--data-root are grade's (grader/cli.py)."""
     parser.add_argument("submissions", metavar="SUBMISSIONS_DIR",
                         help="folder with one sub-folder or .zip per student (the student id is its name)")
     parser.add_argument("--out", required=True, metavar="OUT_DIR",
                         help="write grades.csv, summary.md, score_histogram.png and students/<id>/ here")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help=f"submissions graded side by side (default: half the CPUs, here {default_workers()})")
-    parser.add_argument("--only", action="append", default=[], metavar="PREFIX",
-                        help="run only checks whose id starts with PREFIX (repeatable)")
-    parser.add_argument("--skip", action="append", default=[], metavar="PREFIX",
-                        help="skip checks whose id starts with PREFIX (repeatable), e.g. --skip mlp.accuracy")
-    parser.add_argument("--public", action="store_true", help="run only the checks students can see")
-    parser.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
-    parser.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
     parser.add_argument("--force", action="store_true", help="grade every submission again, even those already graded")
     parser.add_argument("--similarity", action="store_true",
                         help="after grading, also write similarity.html and similarity.csv: the pairs of submissions "
@@ -647,28 +642,10 @@ def die_with_parent(parent_pid):
 def stop_worker(signum, frame):
     """SIGTERM: kill the children grading student code (each leads its own process group; in
     bubblewrap, everything inside dies with it), then exit at once."""
-    for pid in child_pids(os.getpid()):
+    for pid in children_of(os.getpid()):
         for kill in (os.killpg, os.kill):
             try:
                 kill(pid, signal.SIGKILL)
             except OSError:
                 pass
     os._exit(128 + signum)
-
-
-def child_pids(parent):
-    pids = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return pids
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path("/proc", name, "stat").read_text()
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
-                pids.append(int(name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return pids

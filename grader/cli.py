@@ -1,4 +1,4 @@
-"""Command line: `mnist-grader grade SUBMISSION ...` and `mnist-grader release` (or `python -m grader ...`).
+"""Command line: `mnist-grader grade SUBMISSION ...` and the other verbs (or `python -m grader ...`).
 Exit codes: 0 grading completed (whatever the score); 2 the grader could not run.
 The staff's verbs (INSTRUCTOR_VERBS) exist only in the full kit; the public kit offers the others.
 
@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+from grader.contract import FILES
 from grader.errors import GraderError
 
 
@@ -22,7 +23,7 @@ def protect_sys_path():
     submission, its functional.py must never be importable into the grader's process."""
     cwd = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if not (os.path.abspath(p or ".") == cwd and any(
-        os.path.exists(os.path.join(cwd, name)) for name in ("functional.py", "mlp.py", "cnn.py")))]
+        os.path.exists(os.path.join(cwd, name)) for name in FILES))]
 
 
 GRADE_HELP = "grade one submission (a folder or a .zip with functional.py, mlp.py, cnn.py)"
@@ -30,12 +31,13 @@ GRADE_HELP = "grade one submission (a folder or a .zip with functional.py, mlp.p
 PLUGGED_VERBS = {
     "batch": ("grader.batch", "grade every submission (sub-folder or .zip) of a folder"),
     "publish": ("grader.publish", "rewrite a batch's feedback reports when the due date passes or grades are published"),
-    "package": ("grader.course.package", "build an autograder package (Gradescope)"),
+    "package": ("grader.course.package", "build an autograder package (Gradescope) that grades with the --rubric, --only and --skip given here"),
     "nbgrader": ("grader.course.nbgrader", "generate the nbgrader course layout from solution/"),
     "public-kit": ("grader.course.public_kit", "write the grader students may have (public checks, no solution)"),
     "similarity": ("grader.course.similarity", "rank the pairs of submissions that share the most code, for a person to read"),
     "export": ("grader.course.gradebook", "turn a batch's grades.csv into files Canvas and Moodle import"),
     "handin": ("grader.handin", "check a folder's functional.py, mlp.py, cnn.py and pack exactly them into a zip"),
+    "release": ("grader.course.generate", "generate assignment/ from solution/"),
 }
 # The course staff's verbs: offered only by the full kit, the one with the reference solution (the
 # public kit students get has none, and none of these could work there). Every other verb is a
@@ -53,22 +55,41 @@ PLUGGED_OPTIONS = {
     "batch": ("grader.cluster",),     # --scheduler ADDRESS / --cluster local:N: grade on a Dask cluster
 }
 
+# The options that say what to grade and with what, defined once for every verb that grades; each verb
+# takes the ones it has from an argparse parent parser (selection_options).
+SELECTION_OPTIONS = {
+    "--public": dict(action="store_true", help="run only the checks students can see"),
+    "--only": dict(action="append", default=[], metavar="PREFIX",
+                   help="run only checks whose id starts with PREFIX (repeatable), e.g. --only functional.softmax"),
+    "--skip": dict(action="append", default=[], metavar="PREFIX",
+                   help="skip checks whose id starts with PREFIX (repeatable), e.g. --skip mlp.accuracy"),
+    "--rubric": dict(metavar="FILE", help="rubric TOML (default: grader/rubric.toml)"),
+    "--data-root": dict(metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)"),
+}
+GRADING_OPTIONS = ("--public", "--only", "--skip", "--rubric", "--data-root")
+VERB_OPTIONS = {                       # verb -> the SELECTION_OPTIONS it takes
+    "grade": GRADING_OPTIONS,
+    "batch": GRADING_OPTIONS,
+    "package": ("--only", "--skip", "--rubric"),     # baked into the package's run_autograder
+}
+
+
+def selection_options(verb):
+    """An argparse parent parser holding the SELECTION_OPTIONS `verb` takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    for name in VERB_OPTIONS.get(verb, ()):
+        parent.add_argument(name, **SELECTION_OPTIONS[name])
+    return parent
+
 
 def parser():
     from grader.publish import STAGE_HELP
     p = argparse.ArgumentParser(prog="mnist-grader", description="Grade MNIST-from-scratch submissions.")
     verbs = p.add_subparsers(dest="verb", required=True)
-    g = verbs.add_parser("grade", help=GRADE_HELP)
+    g = verbs.add_parser("grade", help=GRADE_HELP, parents=[selection_options("grade")])
     g.add_argument("submission", help="folder or .zip holding functional.py, mlp.py, cnn.py")
     g.add_argument("--json", metavar="FILE", help="write Gradescope's results.json here")
     g.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
-    g.add_argument("--public", action="store_true", help="run only the checks students can see")
-    g.add_argument("--only", action="append", default=[], metavar="PREFIX",
-                   help="run only checks whose id starts with PREFIX (repeatable), e.g. --only functional.softmax")
-    g.add_argument("--skip", action="append", default=[], metavar="PREFIX",
-                   help="skip checks whose id starts with PREFIX (repeatable), e.g. --skip mlp.accuracy")
-    g.add_argument("--rubric", metavar="FILE", help="rubric TOML (default: grader/rubric.toml)")
-    g.add_argument("--data-root", metavar="DIR", help="folder holding MNIST/raw (default: $MNIST_ROOT or ./data)")
     g.add_argument("--feedback", metavar="DIR", help="write the student's feedback report (feedback.md, feedback.html) here")
     g.add_argument("--feedback-stage", choices=list(STAGE_HELP), default="open",
                    help="what the feedback shows: " + "; ".join(f"{k}, {v}" for k, v in STAGE_HELP.items()))
@@ -78,15 +99,10 @@ def parser():
     staff = instructor_kit()
     for verb, (module, help_text) in PLUGGED_VERBS.items():
         if staff or verb not in INSTRUCTOR_VERBS:
-            sub = verbs.add_parser(verb, help=help_text)
+            sub = verbs.add_parser(verb, help=help_text, parents=[selection_options(verb)])
             importlib.import_module(module).add_arguments(sub)
             for extra in PLUGGED_OPTIONS.get(verb, ()):
                 importlib.import_module(extra).add_arguments(sub)
-    if staff:
-        r = verbs.add_parser("release", help="generate assignment/ from solution/")
-        r.add_argument("--check", action="store_true", help="write nothing; exit 1 if assignment/ is out of date")
-        r.add_argument("--solution", metavar="DIR")
-        r.add_argument("--out", metavar="DIR")
     return p
 
 
@@ -112,12 +128,6 @@ def main(argv=None):
     args = parser().parse_args(argv)
     args.command_line = command_line(argv)
     try:
-        if args.verb == "release":
-            from grader.course import generate
-            forwarded = ["release"] + (["--check"] if args.check else [])
-            forwarded += ["--solution", args.solution] if args.solution else []
-            forwarded += ["--out", args.out] if args.out else []
-            return generate.main(forwarded)
         if args.verb in PLUGGED_VERBS:
             return importlib.import_module(PLUGGED_VERBS[args.verb][0]).run(args)
         return grade_command(args)

@@ -447,8 +447,8 @@ def children_stopper():
 def stop_sandbox_children():
     """SIGKILL every child of this process that leads its own session (the sandbox's children do,
     grader/sandbox/process.py), with its process group."""
-    from grader.batch import child_pids
-    for pid in child_pids(os.getpid()):
+    from grader.sandbox.procfs import children_of
+    for pid in children_of(os.getpid()):
         try:
             if os.getsid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)

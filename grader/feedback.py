@@ -30,7 +30,7 @@ import numpy as np
 from grader.formats import write_atomically
 from grader.formats.escape import markdown, markdown_code
 from grader.text import clean, clean_name
-from grader.training import SETTINGS
+from grader.training import BATCH_SIZE, SETTINGS
 
 REFERENCE_CURVES = Path(__file__).with_name("reference_training.json")
 MODELS = {"mlp": "MLP", "cnn": "CNN"}
@@ -169,8 +169,9 @@ class TestSet:
                 from grader import reference
                 data = reference.load_data_module()
                 raw = data.find_root(Path(self.data_root) if self.data_root else None) / "MNIST" / "raw"
-                images = data.read_idx(raw / "t10k-images-idx3-ubyte").reshape(-1, 28, 28)
-                labels = data.read_idx(raw / "t10k-labels-idx1-ubyte").astype(np.int64)
+                images_file, labels_file = data.FILES["test"]
+                images = data.read_idx(raw / images_file).reshape(-1, 28, 28)
+                labels = data.read_idx(raw / labels_file).astype(np.int64)
                 self._arrays = images, labels
             except (OSError, ValueError) as exc:
                 self.problem = f"the MNIST test set could not be read here ({str(exc).splitlines()[0]})"
@@ -212,7 +213,7 @@ def model_section(report, model, test_set, reference, is_shown):
     runs = reference.get(model, [])
     accuracy = record.get("accuracy")
     sentence = (f"The grader trained your {name} for {settings['epochs']} epochs of SGD "
-                f"(lr {settings['lr']}, batch 128)")
+                f"(lr {settings['lr']}, batch {BATCH_SIZE})")
     if isinstance(accuracy, (int, float)):
         sentence += f"; its test accuracy is {100 * accuracy:.2f}%"
         if runs:

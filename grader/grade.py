@@ -86,11 +86,11 @@ def read_mnist(raw):
     """The four arrays of folder raw, read once per process (a batch worker grades many submissions
     with them) and read-only, so no check can change what the next submission is graded on."""
     data = reference.load_data_module()
-    read = lambda name: data.read_idx(raw / name)
-    arrays = {"train_images": read("train-images-idx3-ubyte").reshape(-1, 784),
-              "train_labels": read("train-labels-idx1-ubyte").astype("int64"),
-              "test_images": read("t10k-images-idx3-ubyte").reshape(-1, 784),
-              "test_labels": read("t10k-labels-idx1-ubyte").astype("int64")}
+    read = lambda split, which: data.read_idx(raw / data.FILES[split][which])     # which: 0 images, 1 labels
+    arrays = {"train_images": read("train", 0).reshape(-1, 784),
+              "train_labels": read("train", 1).astype("int64"),
+              "test_images": read("test", 0).reshape(-1, 784),
+              "test_labels": read("test", 1).astype("int64")}
     for array in arrays.values():
         array.flags.writeable = False
     return arrays

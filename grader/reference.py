@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.contract import MODULES
+
 SOLUTION_DIR = Path(__file__).resolve().parent.parent / "solution"
 RECORDING = Path(__file__).with_name("public_reference.npz")
 CLASSES = {"MLP", "CNN"}
@@ -151,7 +153,7 @@ class Reference:
         with self._lock:
             if self._modules is None:
                 live = self.mode != "replay"
-                self._modules = {name: _load(name) for name in ("functional", "mlp", "cnn")} if live else {}
+                self._modules = {name: _load(name) for name in MODULES} if live else {}
             return self._modules
 
     def answer(self, key, compute):

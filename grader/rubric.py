@@ -16,11 +16,13 @@ except ModuleNotFoundError:          # Python < 3.11
     import tomli as tomllib
 
 from grader.errors import GraderError
+from grader.sandbox.limits import Limits
 
 DEFAULT = Path(__file__).with_name("rubric.toml")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_VISIBILITY = "visible"          # a row without a visibility key
 ROW_KEYS = ("points", "visibility")
+SANDBOX = Limits()                      # the [limits] a rubric may leave out: the sandbox's defaults
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,9 @@ class Rubric:
     memory_bytes: int
     call_seconds: float
     grading_seconds: float = 300.0     # all checks but the two training runs, per submission
-    processes: int = 64                # [limits] per submission (grader/sandbox/process.py: Limits)
-    disk_bytes: int = 2**30
-    cpu_seconds: float = 1500.0
+    processes: int = SANDBOX.processes          # [limits] per submission (grader/sandbox/limits.py: Limits)
+    disk_bytes: int = SANDBOX.disk_bytes
+    cpu_seconds: float = SANDBOX.cpu_seconds
     input_salt: int = 0                # see grader/cases.py; the public kit is built with 0
     not_graded: tuple = ()             # check ids this rubric leaves out on purpose
     not_graded_points: dict = field(default_factory=dict)   # id -> its points in the course's rubric, where known
@@ -94,9 +96,9 @@ def load_rubric(path=None, check_ids=None):
             memory_bytes=int(float(data["limits"]["memory_gib"]) * 2**30),
             call_seconds=float(data["limits"]["call_seconds"]),
             grading_seconds=float(data["limits"].get("grading_seconds", 300)),
-            processes=int(data["limits"].get("processes", 64)),
-            disk_bytes=int(float(data["limits"].get("disk_mib", 1024)) * 2**20),
-            cpu_seconds=float(data["limits"].get("cpu_seconds", 1500)),
+            processes=int(data["limits"].get("processes", SANDBOX.processes)),
+            disk_bytes=int(float(data["limits"].get("disk_mib", SANDBOX.disk_bytes / 2**20)) * 2**20),
+            cpu_seconds=float(data["limits"].get("cpu_seconds", SANDBOX.cpu_seconds)),
             input_salt=int(data.get("inputs", {}).get("salt", 0)),
             not_graded=tuple(not_graded),
             not_graded_points=not_graded_points,

@@ -5,10 +5,11 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from grader.contract import FUNCTIONAL, MODULES
 from grader.sandbox.child import BANNED
 
-CONTRACT_FUNCTIONS = {"sigmoid", "relu", "softmax", "one_hot", "cross_entropy"}
-SUBMISSION_MODULES = {"functional", "mlp", "cnn"}
+CONTRACT_FUNCTIONS = set(FUNCTIONAL)
+SUBMISSION_MODULES = set(MODULES)
 DYNAMIC = {"__import__": "__import__()", "import_module": "importlib.import_module()", "importlib": "importlib",
            "modules": "sys.modules", "meta_path": "sys.meta_path", "exec": "exec()", "eval": "eval()",
            "compile": "compile()", "__builtins__": "__builtins__", "builtins": "builtins", "__loader__": "__loader__",

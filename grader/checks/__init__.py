@@ -16,6 +16,7 @@ is refused at import, so no check id lands in a group by its spelling.
 import sys
 from dataclasses import dataclass, field
 
+from grader.contract import MODULES
 from grader.timebudget import CHECK_SECONDS, NO_LIMIT, TimeBudget
 
 REGISTRY = {}
@@ -30,7 +31,7 @@ class Group:
 
 GROUPS = {group.name: group for group in (
     Group("functional", ("functional",)),
-    Group("models", ("functional", "mlp", "cnn")),
+    Group("models", MODULES),                   # every contract module (grader/contract.py)
     Group("mlp.accuracy", ("functional", "mlp"), trains=True),
     Group("cnn.accuracy", ("functional", "cnn"), trains=True),
     Group("policy", ()),

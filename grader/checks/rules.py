@@ -19,6 +19,7 @@ from grader.errors import CheckFailed, NotWritten, StudentTimeout
 from grader import reference
 from grader.reference import SOLUTION_DIR
 from grader.sandbox.session import Session, describe
+from grader.training import BATCH_SIZE
 
 
 def require_written(ctx):
@@ -175,7 +176,7 @@ ARG_NAMES = {"conv2d_forward": ("x", "weight", "bias"), "conv2d_backward": ("dou
 
 
 # ---- policy.vectorized: convolution speed ------------------------------------------------------------
-CONV = (128, 1, 28, 28, 8, 3, 3)      # N, C, H, W, F, kh, kw: a training batch of MNIST
+CONV = (BATCH_SIZE, 1, 28, 28, 8, 3, 3)      # N, C, H, W, F, kh, kw: a training batch of MNIST
 SPEED_REPEAT = 5
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from grader.contract import FILES as CONTRACT_FILES   # must contain regions: else they would hand out the reference
 from grader.course.readme import ReadmeError, fill_regions, has_regions, sections
 from grader.errors import GraderError
 from grader.formats import write_atomically
@@ -43,8 +44,6 @@ KIT_ROOT = Path(__file__).resolve().parents[2]
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 TODO = "# TODO:"
-# The contract files must contain regions: released without them, they would hand out the reference.
-CONTRACT_FILES = ("functional.py", "mlp.py", "cnn.py")
 # Copied into the assignment so that students can fetch the data from their own folder.
 EXTRA_FILES = (("data_scripts/fetch_mnist.py", "fetch_mnist.py"),)
 HAND_WRITTEN = ("README.md",)
@@ -56,6 +55,7 @@ HEADER = HEADER_PREFIX + '{source} by "mnist-grader release" -- do not edit; edi
 TODO_HEADER = (HEADER_PREFIX + '{source} by "mnist-grader release".\n'
                "# Students: write your code where it says TODO. Course staff: edit {source} and regenerate.\n")
 FIX_COMMAND = "mnist-grader release"
+DESCRIPTION = "Generate assignment/ (the student starter files) from solution/."
 # Anything that looks like a marker but is not exactly one is refused rather than left in place.
 _LOOKS_LIKE_MARKER = re.compile(r"^#+\s*(BEGIN|END)[\s_]+SOLUTION\b", re.IGNORECASE)
 _HEADER_SOURCE = re.compile(r"^# GENERATED from (\S+) by ")
@@ -411,27 +411,29 @@ def _display(path):
 # --- command line -------------------------------------------------------------------------
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`release [--check] [--solution DIR] [--out DIR]`; returns the exit code.
-
-    0: written, or up to date. 1: --check found drift. 2: solution/ cannot be generated.
-    A leading "release" in argv is optional, so grader/cli.py can pass its argv either way.
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["release"]:
-        argv = argv[1:]
-    parser = argparse.ArgumentParser(
-        prog="mnist-grader release",
-        description="Generate assignment/ (the student starter files) from solution/.",
-    )
+def add_arguments(parser):
+    """The options of `mnist-grader release` (grader/cli.py adds them to its verb; main() to its own parser)."""
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if assignment/ differs from what solution/ generates")
     parser.add_argument("--solution", type=Path, default=KIT_ROOT / "solution", metavar="DIR",
                         help="the reference (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=KIT_ROOT / "assignment", metavar="DIR",
                         help="where the assignment goes (default: %(default)s)")
-    args = parser.parse_args(argv)
 
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`release [--check] [--solution DIR] [--out DIR]`; returns the exit code (see run()).
+    A leading "release" in argv is optional."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["release"]:
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(prog="mnist-grader release", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """0: written, or up to date. 1: --check found drift. 2: solution/ cannot be generated."""
     try:
         changes = generate_assignment(args.solution, args.out, check=args.check)
     except GenerateError as error:

@@ -62,11 +62,6 @@ def add_arguments(parser):
     parser.add_argument("platform", choices=["gradescope"], help="the platform to package for")
     parser.add_argument("--out", default="autograder.zip", metavar="FILE",
                         help="the zip to write (default: %(default)s); upload it as the assignment's autograder")
-    parser.add_argument("--rubric", metavar="FILE", help="rubric TOML to grade with (default: grader/rubric.toml)")
-    parser.add_argument("--only", action="append", default=[], metavar="PREFIX",
-                        help="grade only checks whose id starts with PREFIX (repeatable); written into run_autograder")
-    parser.add_argument("--skip", action="append", default=[], metavar="PREFIX",
-                        help="skip checks whose id starts with PREFIX (repeatable), e.g. --skip cnn.accuracy")
 
 
 def run(args):

@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 from grader import reference
+from grader.contract import FILES
 from grader.errors import GraderError
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +195,7 @@ def solution_lines_in(folder):
     file under folder, and contract files present there."""
     from grader.course.generate import find_regions
     regions = []
-    for name in ("functional.py", "mlp.py", "cnn.py"):
+    for name in FILES:
         path = KIT_ROOT / "solution" / name
         lines = path.read_text().splitlines()
         for region in find_regions(path.read_text(), path):
@@ -202,7 +203,7 @@ def solution_lines_in(folder):
                     if line.strip() and not line.strip().startswith("#")]
             if len(code) >= 2:
                 regions.append((f"{name}: {region.qualname}", "\n".join(code)))
-    found = [str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.name in ("functional.py", "mlp.py", "cnn.py")
+    found = [str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.name in FILES
              and "checks" not in p.parts]
     for path in Path(folder).rglob("*"):
         if path.is_file() and path.suffix in (".py", ".md", ".toml", ".txt", ".json"):

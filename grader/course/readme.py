@@ -21,11 +21,11 @@ import ast
 import re
 from pathlib import Path
 
+from grader.contract import FILES as CONTRACT_FILES
 from grader.errors import GraderError
 
 BEGIN = re.compile(r"^<!-- BEGIN GENERATED: (.+?) -->$")
 END = "<!-- END GENERATED -->"
-CONTRACT_FILES = ("functional.py", "mlp.py", "cnn.py")
 
 
 class ReadmeError(GraderError):

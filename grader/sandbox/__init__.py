@@ -4,6 +4,7 @@
 - process.py: starting and stopping that process (sandbox, gate, private folder, cleanup);
 - identity.py: a uid of its own for every child in user mode (root without bubblewrap);
 - limits.py: limits per submission (control groups, a watcher for files and CPU time);
+- procfs.py: what the grader reads of other processes from /proc (uids, parent, environment, groups);
 - session.py: the grader's handle on one child (typed requests, capped answers).
 
 Nothing outside this package talks to a child; import-linter contracts (tests/test_architecture.py)

@@ -233,21 +233,35 @@ def student_frames(frames, submission_dir):
 
 
 class Encoder:
-    """Turns a student's return value into plain arrays plus a JSON description."""
+    """A value as plain arrays plus a JSON description of it: the one format of the channel between the
+    grader and the child, both ways.
 
-    def __init__(self):
+    The child describes what student code returned (from_student=True): its arrays are copied, so
+    nothing the student keeps can change them once described, and its size is bounded (32 items per
+    container, 4 levels, 65 arrays, 48 MB per array), since the grader reads it. The grader describes the
+    arguments of a call (from_student=False): its arrays are sent as they are (an array's memory
+    layout is part of what some checks send), and a `special` function describes first what only the
+    grader sends: an object living in the child, plain JSON values. The grader reads the child's
+    descriptions with session.decode, which trusts nothing; the child reads the grader's with decode()."""
+
+    def __init__(self, from_student=True, special=None):
         self.arrays = {}
+        self.bounded = from_student
+        self.special = special          # value -> description, or None for the kinds below
 
     def encode(self, value, key="r", depth=0):
-        if depth > 4 or len(self.arrays) > 64:
+        spec = self.special(value) if self.special is not None else None
+        if spec is not None:
+            return spec
+        items = 32 if self.bounded else None
+        if self.bounded and (depth > 4 or len(self.arrays) > 64):
             return {"kind": "other", "type": "too deeply nested"}
         if isinstance(value, _ndarray):
             if value.dtype.hasobject or value.dtype.fields is not None:
                 return {"kind": "other", "type": f"ndarray of dtype {value.dtype}"}
-            if value.nbytes > 48 * 2**20:       # the grader reads at most 64 MB per answer
+            if self.bounded and value.nbytes > 48 * 2**20:       # the grader reads at most 64 MB per answer
                 return {"kind": "other", "type": f"ndarray too large ({value.shape})"}
-            base = _array(value, copy=True, subok=False, order="C")
-            self.arrays[key] = base
+            self.arrays[key] = _array(value, copy=True, subok=False, order="C") if self.bounded else value
             return {"kind": "array", "key": key, "class": type(value).__name__}
         if isinstance(value, (_generic, bool, int, float)) and not isinstance(value, (str, bytes)):
             try:
@@ -258,25 +272,45 @@ class Encoder:
         if value is None:
             return {"kind": "none"}
         if isinstance(value, dict):
-            items = {}
-            for k in list(value)[:32]:
-                items[str(k)] = self.encode(value[k], f"{key}.{k}", depth + 1)
-            return {"kind": "dict", "items": items, "keys": [str(k) for k in list(value)[:32]]}
+            found = {}
+            for k in list(value)[:items]:
+                found[str(k)] = self.encode(value[k], f"{key}.{k}", depth + 1)
+            return {"kind": "dict", "items": found, "keys": [str(k) for k in list(value)[:items]]}
         if isinstance(value, (tuple, list)):
-            items = [self.encode(v, f"{key}.{i}", depth + 1) for i, v in enumerate(value[:32])]
+            found = [self.encode(v, f"{key}.{i}", depth + 1) for i, v in enumerate(value[:items])]
             return {"kind": type(value).__name__ if type(value) in (tuple, list) else "tuple",
-                    "items": items, "length": len(value)}
+                    "items": found, "length": len(value)}
         return {"kind": "other", "type": type(value).__name__}
 
 
-LENT_FUNCTIONS = ("sigmoid", "relu", "softmax", "one_hot", "cross_entropy")
+def decode(spec, arrays, objects):
+    """The value the grader described in spec (Encoder's format, its special kinds included: "obj",
+    an object living here; "value", a plain JSON value), from the arrays it sent."""
+    kind = spec["kind"]
+    if kind == "array":
+        return arrays[spec["key"]]
+    if kind == "scalar":
+        return arrays[spec["key"]][()]
+    if kind == "value":
+        return spec["value"]
+    if kind == "obj":
+        return objects[spec["name"]]
+    if kind == "none":
+        return None
+    if kind == "dict":
+        return {key: decode(item, arrays, objects) for key, item in spec["items"].items()}
+    if kind in ("tuple", "list"):
+        items = [decode(item, arrays, objects) for item in spec["items"]]
+        return tuple(items) if kind == "tuple" else items
+    raise TypeError(f"the grader sent a value it could not describe ({spec.get('type')})")
 
 
-def lent_module(ask):
-    """A `functional` module whose contract functions are answered by the grader's process."""
+def lent_module(ask, names):
+    """A `functional` module whose contract functions (names, as the grader lists them) are answered by
+    the grader's process."""
     module = types.ModuleType("functional", "functional.py's contract functions, answered by the grader "
                               "(your own functional.py is broken, so the models are graded with these).")
-    for name in LENT_FUNCTIONS:
+    for name in names:
         def function(*args, _name=name, **kwargs):
             return ask(_name, args, kwargs)
         function.__name__ = function.__qualname__ = name
@@ -365,25 +399,16 @@ class Child:
             raise RuntimeError(f"{module}.py was not imported")
         return getattr(self.modules[module], name)
 
-    def argument(self, spec, inputs):
-        if "array" in spec:
-            return inputs[spec["array"]]
-        if "obj" in spec:
-            return self.objects[spec["obj"]]
-        if "arrays" in spec:
-            return {key: inputs[name] for key, name in spec["arrays"].items()}
-        return spec["value"]
-
     def arguments(self, request, inputs):
-        args = [self.argument(spec, inputs) for spec in request.get("args", [])]
-        kwargs = {k: self.argument(spec, inputs) for k, spec in request.get("kwargs", {}).items()}
+        args = [decode(spec, inputs, self.objects) for spec in request.get("args", [])]
+        kwargs = {k: decode(spec, inputs, self.objects) for k, spec in request.get("kwargs", {}).items()}
         return args, kwargs
 
     # ---- operations --------------------------------------------------------------------------
     def op_import(self, request, inputs):
         name = request["module"]
         if name == "functional" and request.get("substitute"):
-            module = lent_module(self.ask)
+            module = lent_module(self.ask, [str(n) for n in request["substitute"]])
             sys.modules["functional"] = module
         else:
             module = __import__(name)
@@ -444,8 +469,8 @@ class Child:
         if not isinstance(params, dict):
             params = {}
             obj.params = params
-        for key, name in request["params"].items():
-            value = _array(inputs[name], copy=True)
+        for key, value in decode(request["params"], inputs, self.objects).items():
+            value = _array(value, copy=True)
             old = params.get(key)
             if isinstance(old, _ndarray) and old.shape == value.shape and old.dtype == value.dtype and old.flags.writeable:
                 old[...] = value           # keeps any alias the student made of params[key]

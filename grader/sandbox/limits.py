@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.sandbox.identity import kill_exactly, owned_entries
+from grader.sandbox.procfs import cgroups_of, mounts_of
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _rmdir(path):
 def own_cgroups():
     """{"v2": path} or {controller: path} of the groups this process is in, as mounted here."""
     mounts, unified = {}, None
-    for line in _read("/proc/self/mountinfo").splitlines():
+    for line in mounts_of("self").splitlines():
         left, _, right = line.partition(" - ")
         fields, extra = left.split(), right.split()
         if len(fields) < 5 or len(extra) < 3:
@@ -177,7 +178,7 @@ def own_cgroups():
             for option in extra[2].split(","):
                 mounts.setdefault(option, (fields[3], fields[4]))
     found = {}
-    for line in _read("/proc/self/cgroup").splitlines():
+    for line in cgroups_of("self").splitlines():
         _, controllers, path = line.split(":", 2)
         for controller in (controllers.split(",") if controllers else ["v2"]):
             mount = unified if controller == "v2" else mounts.get(controller)
@@ -339,7 +340,7 @@ class ChildGroup:
     def _holds(self, pid):
         """Is pid (still) in one of these groups? Their names are unique (random parts)."""
         ends = {"/" + path.name for path in self.paths.values()}
-        return any(line.endswith(end) for line in _read(f"/proc/{pid}/cgroup").splitlines() for end in ends)
+        return any(line.endswith(end) for line in cgroups_of(pid).splitlines() for end in ends)
 
     def kill(self):
         for path in self.paths.values():

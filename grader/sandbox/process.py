@@ -48,11 +48,11 @@ from grader.sandbox.child import BANNED
 from grader.sandbox.identity import Identity
 from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
                                    exceeded_processes, shared_bytes, tree_bytes)
+from grader.sandbox.procfs import holding_environment
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
-MASKED_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "keras", "jax", "jaxlib")
 
 
 @lru_cache(maxsize=None)
@@ -209,10 +209,10 @@ def bwrap_mounts(tmp_bytes=None):
         if not any(root == p or p in root.parents for p in system):
             args += ["--ro-bind", str(root), str(root)]
     # Nothing of the kit (reference, grader, MNIST), none of the base Python's own packages (a venv
-    # does not use them) and, when the child runs the grader's own Python, no autodiff library.
+    # does not use them) and, when the child runs the grader's own Python, no banned package (child.BANNED).
     child = child_python()
     hide = [KIT_ROOT, *map(Path, child.unused_sites)]
-    hide += [Path(site) / name for site in child.sites for name in MASKED_PACKAGES]
+    hide += [Path(site) / name for site in child.sites for name in sorted(BANNED)]
     hidden = []
     for path in sorted({p.resolve() for p in hide}):
         if (path.is_dir() and any(r == path or r in path.parents for r in roots + system)
@@ -608,12 +608,9 @@ def read_answer(folder_fd, name):
 def kill_stragglers(token):
     """Kill processes the child left behind, found by the token in their environment (modes without
     a uid of the child's own; a process that cleared its environment escapes this scan)."""
-    marker = f"MNIST_GRADER_CHILD={token}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
+    for pid in holding_environment(f"MNIST_GRADER_CHILD={token}".encode()):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

@@ -6,6 +6,9 @@ or raises NotWritten or a StudentError of the outcome's type (grader/errors.py: 
 StudentTimeout, StudentDied, OutOfTime) with a message a student can act on. After a crash or a
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
 
+A call's arguments go to the child in the format its answers come back in (child.Encoder: plain
+arrays plus a JSON description), read there by child.decode and here by decode().
+
 Reply.seconds is the wall time of the request's round trip, measured here: nothing the child says
 about time is used. Attempts the child's tripwire reports (banned imports, frames, ...) are read
 from its report pipe after every request and kept in Session.banned.
@@ -16,7 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.contract import FILES, FUNCTIONAL
 from grader.errors import NotWritten, StudentDied, StudentError, StudentRaised, StudentTimeout
+from grader.sandbox.child import Encoder
 from grader.sandbox.process import ChildDied, ChildProcess, ChildTimeout, Limits
 from grader.text import clean, clean_name
 from grader.timebudget import call_timeout
@@ -190,9 +195,9 @@ class Session:
         for module in self.modules:
             if module in self.import_problems:
                 continue
+            lent = list(FUNCTIONAL) if module == "functional" and self.lent_functional is not None else []
             try:
-                meta, _ = self.child.request("import", timeout=self.import_seconds, module=module,
-                                             substitute=module == "functional" and self.lent_functional is not None)
+                meta, _ = self.child.request("import", timeout=self.import_seconds, module=module, substitute=lent)
             except ChildTimeout:
                 problem = (f"importing {module}.py did not finish within {self.import_seconds:.0f} s: is there an "
                            "infinite loop at module level?")
@@ -238,24 +243,19 @@ class Session:
             raise StudentError(self.import_problems[module])
 
     # ---- requests ---------------------------------------------------------------------------------
-    def _encode(self, values, inputs):
-        specs = []
-        for value in values:
+    @staticmethod
+    def _encoder():
+        """The channel's Encoder (child.py) for a request's values: arrays sent as they are (their memory
+        layout is part of what some checks send), objects living in the child by name, plain values as JSON."""
+        def special(value):
             if isinstance(value, Obj):
-                specs.append({"obj": value.name})
-            elif isinstance(value, np.ndarray):
-                name = f"a{len(inputs)}"
-                inputs[name] = value
-                specs.append({"array": name})
-            elif isinstance(value, dict):
-                names = {}
-                for key, array in value.items():
-                    names[key] = f"a{len(inputs)}"
-                    inputs[names[key]] = np.asarray(array)
-                specs.append({"arrays": names})
-            else:
-                specs.append({"value": value})
-        return specs
+                return {"kind": "obj", "name": value.name}
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return {"kind": "value", "value": value}
+            if not isinstance(value, (np.ndarray, np.generic, dict, list, tuple)):     # a grader bug, said here
+                raise TypeError(f"a {type(value).__name__} cannot be sent to the child")
+            return None
+        return Encoder(from_student=False, special=special)
 
     def _run(self, call, op, timeout, inputs, **fields):
         name = fields.get("fn") or fields.get("cls")
@@ -286,28 +286,28 @@ class Session:
                 raise NotWritten(f"{call.split('(')[0]} is not written yet (it raises NotImplementedError).")
             raise StudentRaised(crash_message(call, error), error["type"])
         value = decode(meta["value"], arrays)
-        echo = [arrays[k] for k in sorted((k for k in arrays if k.startswith("echo.a")), key=lambda k: int(k[6:]))]
+        echo = [arrays["echo." + name] for name in fields.get("echo", ()) if "echo." + name in arrays]
         return meta, value, echo
 
     def call(self, fn, *args, timeout=10.0, echo=False, **kwargs):
         """Call the student's function `fn` ("module.name") and return a Reply."""
         self._module_problem(fn)
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
-        kw_specs = dict(zip(kwargs, self._encode(list(kwargs.values()), inputs)))
+        encoder = self._encoder()
+        arg_specs = [encoder.encode(value, f"a{i}") for i, value in enumerate(args)]
+        kw_specs = {key: encoder.encode(value, f"k_{key}") for key, value in kwargs.items()}
         call = f"{fn.split('.')[-1]}({', '.join([describe(a) for a in args] + [f'{k}={describe(v)}' for k, v in kwargs.items()])})"
-        meta, value, echoed = self._run(call, "call", timeout, inputs, fn=fn, args=arg_specs, kwargs=kw_specs,
-                                        echo=list(inputs) if echo else [])
+        meta, value, echoed = self._run(call, "call", timeout, encoder.arrays, fn=fn, args=arg_specs, kwargs=kw_specs,
+                                        echo=list(encoder.arrays) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
     def method(self, obj, name, *args, label=None, timeout=10.0, echo=False):
         """Call a method of a model living in the child."""
         self._ensure_child()
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
+        encoder = self._encoder()
+        arg_specs = [encoder.encode(value, f"a{i}") for i, value in enumerate(args)]
         call = f"{label or obj.name}.{name}({', '.join(describe(a) for a in args)})"
-        meta, value, echoed = self._run(call, "call", timeout, inputs, obj=obj.name, method=name, args=arg_specs,
-                                        echo=list(inputs) if echo else [])
+        meta, value, echoed = self._run(call, "call", timeout, encoder.arrays, obj=obj.name, method=name, args=arg_specs,
+                                        echo=list(encoder.arrays) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
     def call_and_pick(self, fn, *args, pick, overwrite=None, full=False, timeout=10.0):
@@ -317,13 +317,14 @@ class Session:
         positions do not fit its shape, or the argument could not be written) and, with full=True,
         the whole result taken before the copy."""
         self._module_problem(fn)
-        inputs = {}
-        arg_specs = self._encode(args, inputs)
+        encoder = self._encoder()
+        arg_specs = [encoder.encode(value, f"a{i}") for i, value in enumerate(args)]
+        inputs = encoder.arrays
         inputs["pick"] = np.asarray(pick, dtype=np.int64)
         fields = {"pick": "pick", "full": bool(full)}
         if overwrite is not None:
             inputs["after"] = np.asarray(overwrite[1])
-            fields["overwrite"] = [arg_specs[overwrite[0]]["array"], "after"]
+            fields["overwrite"] = [arg_specs[overwrite[0]]["key"], "after"]
         call = f"{fn.split('.')[-1]}({', '.join(describe(a) for a in args)})"
         meta, value, _ = self._run(call, "call", timeout, inputs, fn=fn, args=arg_specs, **fields)
         if not isinstance(value, dict):
@@ -334,18 +335,19 @@ class Session:
     def new(self, cls, store, bare_ok=False, timeout=10.0, **kwargs):
         """Build a model `cls` ("mlp.MLP") in the child; returns its params."""
         self._module_problem(cls)
-        inputs = {}
-        kw_specs = dict(zip(kwargs, self._encode(list(kwargs.values()), inputs)))
+        encoder = self._encoder()
+        kw_specs = {key: encoder.encode(value, f"k_{key}") for key, value in kwargs.items()}
         call = f"{cls.split('.')[-1]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
         self.classes[store] = cls
-        meta, value, _ = self._run(call, "new", timeout, inputs, cls=cls, kwargs=kw_specs, store=store, bare_ok=bare_ok)
+        meta, value, _ = self._run(call, "new", timeout, encoder.arrays, cls=cls, kwargs=kw_specs, store=store,
+                                   bare_ok=bare_ok)
         return Reply(value, child_warnings(meta), meta["seconds"])
 
     def set_params(self, obj, params, timeout=10.0):
         self._ensure_child()
-        inputs = {f"p{i}": np.array(v) for i, v in enumerate(params.values())}
-        self._run(f"setting {obj.name}.params", "set_params", timeout, inputs, obj=obj.name,
-                  params={k: f"p{i}" for i, k in enumerate(params)})
+        encoder = self._encoder()
+        spec = encoder.encode({key: np.array(value) for key, value in params.items()}, "p")
+        self._run(f"setting {obj.name}.params", "set_params", timeout, encoder.arrays, obj=obj.name, params=spec)
 
     def get_params(self, obj, timeout=10.0):
         self._ensure_child()
@@ -391,7 +393,7 @@ def parse_attempt(line):
     frames = []
     for item in where.split(",")[:8]:
         file, _, number = item.rpartition(":")
-        if file in ("functional.py", "mlp.py", "cnn.py") and number.isdigit():
+        if file in FILES and number.isdigit():
             frames.append([file, int(number)])
     return {"kind": kind, "what": what[:100], "where": frames}
 
