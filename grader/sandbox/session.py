@@ -162,7 +162,6 @@ class Session:
         self._report_bytes = 0
         self._report_rest = b""
         self.child = None
-        self.generation = 0
         self.deadline = None        # monotonic time by which the current check must be done (timebudget.py)
         self.hung = {}              # function or method name -> seconds it ran before being stopped
         self.classes = {}           # name of an object in the child -> its class ("mlp.MLP")
@@ -186,7 +185,6 @@ class Session:
         if self.child is not None:
             self._read_reports()
             self.child.close()
-        self.generation += 1
         self._report_rest = b""
         try:
             self.child = ChildProcess(self.submission_dir, self.limits, self.lent_functional, self.trusted)
