@@ -109,6 +109,11 @@ def load_rubric(path=None, check_ids=None):
                           f"compare it with {DEFAULT}.")
 
 
+def is_points(value):
+    """Whether a TOML value is a number of points: finite, 0 or more (not a bool, not a string)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+
+
 def read_rows(path, checks):
     """The [checks] table as Rows: each a table with points (a finite number, 0 or more) and optionally
     visibility (default "visible"), and nothing else, so a misspelt key cannot pass unnoticed."""
@@ -126,7 +131,7 @@ def read_rows(path, checks):
         if "points" not in entry:
             raise GraderError(f"Rubric file {path}: {check_id!r} has no points.")
         points = entry["points"]
-        if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points) or points < 0:
+        if not is_points(points):
             raise GraderError(f"Rubric file {path}: {check_id!r} has points = {points!r}; give a number, 0 or more.")
         visibility = entry.get("visibility", DEFAULT_VISIBILITY)
         if visibility not in VISIBILITIES:
@@ -145,7 +150,7 @@ def read_not_graded_points(path, points, not_graded):
         if check_id not in not_graded:
             raise GraderError(f"Rubric file {path}: [not_graded] points names {check_id!r}, which is not in "
                               "[not_graded] checks; list it there too, or remove its points.")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        if not is_points(value):
             raise GraderError(f"Rubric file {path}: [not_graded] points gives {check_id!r} = {value!r}; "
                               "give a number, 0 or more.")
         found[check_id] = float(value)

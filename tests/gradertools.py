@@ -347,9 +347,9 @@ def _become_subreaper():
         return False
 
 
-def _descendants():
-    """[(pid, state)] of every live process below this one."""
-    children = {}
+def process_table():
+    """{pid: (parent pid, process group, state)} of every process this one can see (/proc/PID/stat)."""
+    table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -358,14 +358,32 @@ def _descendants():
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append((int(entry), fields[0]))
-    found, stack = [], [os.getpid()]
+        fields = stat[stat.rindex(")") + 2:].split()      # the name in parentheses may hold spaces
+        table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0])
+    return table
+
+
+def descendants(root=None):
+    """[(pid, state)] of every process below root (default: this one), zombies included."""
+    children = {}
+    for pid, (parent, _, state) in process_table().items():
+        children.setdefault(parent, []).append((pid, state))
+    found, stack = [], [os.getpid() if root is None else root]
     while stack:
         for pid, state in children.get(stack.pop(), []):
             found.append((pid, state))
             stack.append(pid)
     return found
+
+
+def live_descendants(root=None):
+    """The pids of the live (not zombie) processes below root (default: this one)."""
+    return [pid for pid, state in descendants(root) if state not in ("Z", "X")]
+
+
+def in_group(pgid):
+    """The pids of the live processes of process group pgid."""
+    return [pid for pid, (_, group, state) in process_table().items() if group == pgid and state not in ("Z", "X")]
 
 
 def _reap_zombies():
@@ -390,7 +408,7 @@ def _collect_leftovers(grace):
     deadline = time.monotonic() + grace
     while True:
         _reap_zombies()
-        live = [pid for pid, state in _descendants() if state not in ("Z", "X")]
+        live = live_descendants()
         if not live or time.monotonic() > deadline:
             break
         time.sleep(0.1)

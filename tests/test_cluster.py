@@ -43,42 +43,9 @@ def dask(args, cwd, env, log):
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def descendants(pid):
-    """Every live process below pid."""
-    parents = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except (OSError, ValueError):
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] not in ("Z", "X"):
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in parents.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def in_group(pgid):
-    """Live processes of process group pgid."""
-    pids = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except (OSError, ValueError):
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            pids.append(int(entry))
-    return pids
-
-
 def grading_now(pid):
     """True while a process below pid runs a submission (the sandbox's child.py)."""
-    for child in descendants(pid):
+    for child in gt.live_descendants(pid):
         try:
             if b"child.py" in Path("/proc", str(child), "cmdline").read_bytes():
                 return True
@@ -158,14 +125,14 @@ def dask_cluster(tmp_path_factory):
         while len(workers_of(address)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(workers_of(address)) == 2, (root / "worker-a.log").read_text()[-3000:]
-        sockets = listening([pid for proc in started for pid in in_group(proc.pid)])
+        sockets = listening([pid for proc in started for pid in gt.in_group(proc.pid)])
         assert sockets and loopback_only(sockets), sockets         # dashboards and nannies included
         yield Cluster(address, started[0], started[1:], root)
     finally:
         for proc in reversed(started):
             stop(proc)
         time.sleep(0.5)
-        left = [pid for proc in started for pid in in_group(proc.pid)]
+        left = [pid for proc in started for pid in gt.in_group(proc.pid)]
         assert not left, f"processes left running: {left}"
 
 
@@ -297,9 +264,9 @@ def test_cluster_local_grades_and_leaves_no_process(tmp_path):
         deadline = time.monotonic() + 120
         while not grading_now(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        sockets = listening([proc.pid] + descendants(proc.pid))   # the scheduler, its dashboard, the worker
+        sockets = listening([proc.pid] + gt.live_descendants(proc.pid))   # the scheduler, its dashboard, the worker
         stdout, stderr = proc.communicate(timeout=180)
-        left = descendants(proc.pid)
+        left = gt.live_descendants(proc.pid)
     finally:
         if proc.poll() is None:
             proc.kill()
