@@ -15,6 +15,7 @@ is refused at import, so no check id lands in a group by its spelling.
 """
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 
 from grader.contract import MODULES
 from grader.timebudget import CHECK_SECONDS, NO_LIMIT, TimeBudget
@@ -62,6 +63,32 @@ def check(check_id, group=None, budget=CHECK_SECONDS):
         REGISTRY[check_id] = Check(check_id, function, chosen, budget)
         return function
     return register
+
+
+class ForEach:
+    """A check written once as check(ctx, <keyword>) and registered for each of several variants, as
+    pytest's parametrize does for tests: `for_models = ForEach("kind", lambda kind: {"item": kind.item})`,
+    then `@for_models("{item}.forward: shape")` on each check and `for_models.register(MODELS)` at the
+    end of the module. Registration waits for that call, so the registry lists all of the first
+    variant's checks, then the next's, in the order written (the rubric's); a check written after the
+    call would have no id, and the rubric's test says so."""
+
+    def __init__(self, keyword, fields):
+        self.keyword = keyword      # the check function's parameter that receives the variant
+        self.fields = fields        # variant -> the id template's fields
+        self.marked = []            # (id template, check function, check() options), in the order written
+
+    def __call__(self, template, **options):
+        def mark(function):
+            self.marked.append((template, function, options))
+            return function
+        return mark
+
+    def register(self, variants):
+        """Each marked check for each variant, bound to it: check.function(ctx) calls function(ctx, keyword=variant)."""
+        for variant in variants:
+            for template, function, options in self.marked:
+                check(template.format(**self.fields(variant)), **options)(partial(function, **{self.keyword: variant}))
 
 
 def trains(checks):

@@ -5,12 +5,11 @@ dtype, values, float32, input unchanged) are written once as check(ctx, op) and 
 by @for_elementwise, as checks/models.py does for the two models.
 """
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from grader import cases, reference
-from grader.checks import check
+from grader.checks import ForEach, check
 from grader.compare import (EXP_LOG_HINT, FLOAT32, expect_close, expect_dtype, expect_finite, expect_no_warnings,
                             expect_scalar, expect_shape, expect_unchanged)
 from grader.errors import CheckFailed
@@ -31,17 +30,8 @@ class Elementwise:
         return f"functional.{self.name}"
 
 
-ELEMENTWISE_CHECKS = []        # (id template, check function, check() options), in the order written below
-
-
-def for_elementwise(template, **options):
-    """Register the decorated check(ctx, op) once per function of ELEMENTWISE, under the id
-    template.format(name=op.name), with check()'s options; registration waits for ELEMENTWISE (see
-    register_elementwise), so the registry lists sigmoid's four, then relu's, in rubric order."""
-    def mark(function):
-        ELEMENTWISE_CHECKS.append((template, function, options))
-        return function
-    return mark
+for_elementwise = ForEach("op", lambda op: {"name": op.name})    # @for_elementwise("functional.{name}: ...")
+ELEMENTWISE_CHECKS = for_elementwise.marked
 
 
 # shape and dtype, values, float32, input unchanged: the same four for sigmoid and relu.
@@ -93,14 +83,7 @@ RELU = Elementwise("relu", relu_inputs)
 ELEMENTWISE = (SIGMOID, RELU)
 
 
-def register_elementwise(ops, marked):
-    """Each marked check for each function, bound to it: check.function(ctx) calls function(ctx, op=op)."""
-    for op in ops:
-        for template, function, options in marked:
-            check(template.format(name=op.name), **options)(partial(function, op=op))
-
-
-register_elementwise(ELEMENTWISE, ELEMENTWISE_CHECKS)
+for_elementwise.register(ELEMENTWISE)
 
 
 # The stability checks compare values at extremes drawn from the salted generator (cases.extreme_*),

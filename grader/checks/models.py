@@ -9,12 +9,11 @@ model in-process). The student's model is built in the child and given the grade
 so forward/backward are graded even when __init__ is not written yet.
 """
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from grader import cases, reference
-from grader.checks import check
+from grader.checks import ForEach
 from grader.compare import (FLOAT32, GRADIENTS, VALUES, expect_close, expect_dict, expect_dtype, expect_finite,
                             expect_shape, expect_unchanged)
 from grader.errors import CheckFailed, StudentTimeout
@@ -47,19 +46,8 @@ CNN = Kind("cnn", "cnn.CNN", reference.cnn.CNN, cases.CNN_SMALL, "num_classes", 
     ({}, {"fc_W": np.sqrt(1 / (8 * 26 * 26))}),
 ))
 MODELS = (MLP, CNN)
-MODEL_CHECKS = []              # (id template, check function, check() options), in the order written below
-
-
-def for_models(template, **options):
-    """Register the decorated check(ctx, kind) once per model of MODELS, under the id
-    template.format(item=kind.item), with check()'s options (budget=, group=). Registration waits
-    for register() at the end of this module, so the registry lists all of MLP's checks, then all of
-    CNN's, in rubric order (a check written after that call would have no id, and the rubric's
-    test says so)."""
-    def mark(function):
-        MODEL_CHECKS.append((template, function, options))
-        return function
-    return mark
+for_models = ForEach("kind", lambda kind: {"item": kind.item})    # @for_models("{item}.forward: shape")
+MODEL_CHECKS = for_models.marked
 
 
 def reference_model(kind, params, **kwargs):
@@ -486,11 +474,4 @@ def step_unchanged(ctx, kind):
 
 
 # ---- registration ----------------------------------------------------------------------------------
-def register(kinds, marked):
-    """Each marked check for each kind, bound to it: check.function(ctx) calls function(ctx, kind=kind)."""
-    for kind in kinds:
-        for template, function, options in marked:
-            check(template.format(item=kind.item), **options)(partial(function, kind=kind))
-
-
-register(MODELS, MODEL_CHECKS)
+for_models.register(MODELS)
