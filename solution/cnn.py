@@ -169,10 +169,21 @@ class CNN:
         ### BEGIN SOLUTION
         # TODO: conv2d_forward, relu, reshape to (N, -1), fc, softmax; keep what backward needs.
         p = self.params
-        Z = conv2d_forward(X, p["conv_W"], p["conv_b"])    # (N, F, OH, OW)
-        flat = relu(Z).reshape(X.shape[0], -1)             # (N, F*OH*OW)
-        probs = softmax(flat @ p["fc_W"] + p["fc_b"])      # (N, num_classes)
-        self.cache = (X, Z, flat, probs)
+        N = X.shape[0]
+        F, C, k, _ = p["conv_W"].shape
+        # conv2d_forward(X, conv_W, conv_b), written out here so that backward can reuse its columns,
+        # with one more row of ones that multiplies the bias (so the bias needs no pass of its own):
+        #     Z = [conv_W | conv_b] @ [columns; 1]
+        patches = extract_patches(X, k, k)                                 # (N, C, OH, OW, k, k)
+        OH, OW = patches.shape[2:4]
+        cols = np.empty((N, C * k * k + 1, OH * OW), dtype=np.result_type(X, p["conv_W"]))
+        cols[:, :-1].reshape(N, C, k, k, OH, OW)[...] = patches.transpose(0, 1, 4, 5, 2, 3)   # copies once
+        cols[:, -1] = 1.0
+        weight_and_bias = np.concatenate([p["conv_W"].reshape(F, -1), p["conv_b"][:, None]], axis=1)
+        Z = np.matmul(weight_and_bias, cols).reshape(N, F, OH, OW)          # = conv2d_forward(X, conv_W, conv_b)
+        flat = relu(Z).reshape(N, -1)                                      # (N, F*OH*OW)
+        probs = softmax(flat @ p["fc_W"] + p["fc_b"])                      # (N, num_classes)
+        self.cache = (cols, Z, flat, probs)
         return probs
         ### END SOLUTION
 
@@ -192,20 +203,20 @@ class CNN:
         """
         ### BEGIN SOLUTION
         # TODO: follow the formulas above, using what forward stored in self.cache.
-        X, Z, flat, probs = self.cache
-        delta = (probs - targets) / X.shape[0]                             # (N, num_classes)
-        dZ = (delta @ self.params["fc_W"].T).reshape(Z.shape)              # (N, F, OH, OW), at relu(Z)
-        dZ *= Z > 0                                                        # through the relu
+        cols, Z, flat, probs = self.cache
+        N = flat.shape[0]
+        F, C, k, _ = self.params["conv_W"].shape
+        delta = (probs - targets) / N                                      # (N, num_classes)
+        dZ = delta @ self.params["fc_W"].T                                 # (N, F*OH*OW), at relu(Z)
+        dZ *= Z.reshape(N, -1) > 0                                         # through the relu
         # conv2d_backward(dZ, X, conv_W) gives dconv_W and dconv_b, but also dx, which nobody needs
         # here (conv is the first layer) and which costs as much as the rest of backward together.
-        # So this does only its dweight and dbias lines, on the same columns (N, C*k*k, OH*OW):
-        N = X.shape[0]
-        F, C, k, _ = self.params["conv_W"].shape
-        cols = extract_patches(X, k, k).transpose(0, 1, 4, 5, 2, 3).reshape(N, C * k * k, -1)
-        dconv_W = np.matmul(dZ.reshape(N, F, -1), cols.transpose(0, 2, 1)).sum(axis=0)       # (F, C*k*k)
+        # So this does only its dweight and dbias, in one product with forward's columns: their row
+        # of ones turns the last column into sum_{n,i,j} dZ = dconv_b.
+        d_weight_and_bias = np.matmul(dZ.reshape(N, F, -1), cols.transpose(0, 2, 1)).sum(axis=0)  # (F, C*k*k + 1)
         return {
-            "conv_W": dconv_W.reshape(F, C, k, k),
-            "conv_b": np.sum(dZ, axis=(0, 2, 3)),
+            "conv_W": d_weight_and_bias[:, :-1].reshape(F, C, k, k),
+            "conv_b": d_weight_and_bias[:, -1].copy(),
             "fc_W": (delta.T @ flat).T,      # = flat^T delta; OpenBLAS is several times faster this way
             "fc_b": np.sum(delta, axis=0),
         }

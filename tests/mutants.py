@@ -539,21 +539,21 @@ MUTANTS = [
     Mutant(
         "cnn_forward_channels_last_flatten",    # flattens (OH, OW, F) instead of (F, OH, OW)
         "cnn.py",
-        old="        flat = relu(Z).reshape(X.shape[0], -1)",
-        new="        flat = relu(Z).transpose(0, 2, 3, 1).reshape(X.shape[0], -1)",
+        old="        flat = relu(Z).reshape(N, -1)",
+        new="        flat = relu(Z).transpose(0, 2, 3, 1).reshape(N, -1)",
         breaks=("cnn.forward",), may_break=("cnn.backward", "cnn.accuracy"),
     ),
     Mutant(
         "cnn_backward_missing_mean",
         "cnn.py",
-        old="        delta = (probs - targets) / X.shape[0]",
-        new="        delta = probs - targets",
+        old="\n        delta = (probs - targets) / N ",
+        new="\n        delta = probs - targets ",
         breaks=("cnn.backward",), may_break=("cnn.accuracy",),
     ),
     Mutant(
         "cnn_backward_no_relu_mask",
         "cnn.py",
-        old="        dZ *= Z > 0                                                        # through the relu\n",
+        old="        dZ *= Z.reshape(N, -1) > 0                                         # through the relu\n",
         new="",
         breaks=("cnn.backward",), may_break=("cnn.accuracy",),
     ),
@@ -562,8 +562,8 @@ MUTANTS = [
     Mutant(
         "cnn_backward_relu_grad_one_at_zero",
         "cnn.py",
-        old="        dZ *= Z > 0 ",
-        new="        dZ *= Z >= 0 ",
+        old="        dZ *= Z.reshape(N, -1) > 0 ",
+        new="        dZ *= Z.reshape(N, -1) >= 0 ",
         breaks=("cnn.backward",), may_break=("cnn.accuracy",),
     ),
     Mutant(

@@ -101,8 +101,8 @@ def relu_at_zero_grads(ref, targets):
     every exact zero nudged above 0), or None where the reference cannot answer (a public kit
     recorded without them)."""
     def mask_at_zero(model):
-        X, Z, flat, probs = model.cache
-        model.cache = (X, np.where(Z == 0, np.finfo(Z.dtype).tiny, Z), flat, probs)
+        cols, Z, flat, probs = model.cache
+        model.cache = (cols, np.where(Z == 0, np.finfo(Z.dtype).tiny, Z), flat, probs)
         return model.backward(targets)
     try:
         return ref.after_forward("backward_relu_at_zero", mask_at_zero, targets)
