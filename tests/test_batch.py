@@ -22,6 +22,9 @@ from grader.rubric import load_rubric
 
 ROOT = gt.ROOT
 NO_TRAINING = ("--skip", "mlp.accuracy", "--skip", "cnn.accuracy")
+# For the tests of the batch's own bookkeeping (reruns, kills): a quick selection that still holds the
+# buggy student's softmax and the after_due_date checks (LATER_CHECKS).
+QUICK = ("--only", "functional", "--only", "mlp.backward")
 SCHEMA = json.loads((gt.TESTS / "schemas" / "gradescope_results.json").read_text())
 
 
@@ -272,13 +275,13 @@ def test_rerun_skips_graded_students_force_and_changes_regrade(tmp_path):
     copy_reference(subs / "alice")
     write_buggy(subs / "bob")
     zip_folder(subs / "alice", subs / "carol.zip")
-    first = run_batch(subs, out, *NO_TRAINING)
+    first = run_batch(subs, out, *QUICK)
     assert first.returncode == 0, first.stderr
     assert "Grading 3 submissions" in first.stdout
     before = mtimes(out)
     assert sorted(before) == ["alice", "bob", "carol"]
 
-    again = run_batch(subs, out, *NO_TRAINING)
+    again = run_batch(subs, out, *QUICK)
     assert again.returncode == 0, again.stderr
     assert "Nothing to grade: 3 already graded" in again.stdout
     assert mtimes(out) == before
@@ -291,7 +294,7 @@ def test_rerun_skips_graded_students_force_and_changes_regrade(tmp_path):
     assert all(name in (out / "students" / "alice" / "feedback.md").read_text() for name in LATER_CHECKS)
 
     shutil.copyfile(gt.SOLUTION / "functional.py", subs / "bob" / "functional.py")     # bob fixes his softmax
-    fixed = run_batch(subs, out, *NO_TRAINING)
+    fixed = run_batch(subs, out, *QUICK)
     assert fixed.returncode == 0, fixed.stderr
     assert "Grading 1 submission with 1 worker process; 2 already graded" in fixed.stdout
     assert all(name in (out / "students" / "bob" / "feedback.md").read_text() for name in LATER_CHECKS)  # the stage kept
@@ -300,7 +303,7 @@ def test_rerun_skips_graded_students_force_and_changes_regrade(tmp_path):
     _, rows = read_grades(out)
     assert {row["score"] for row in rows.values()} == {rows["alice"]["max_score"]}
 
-    forced = run_batch(subs, out, *NO_TRAINING, "--force")
+    forced = run_batch(subs, out, *QUICK, "--force")
     assert "Grading 3 submissions" in forced.stdout
     assert all(forced_time != after[s] for s, forced_time in mtimes(out).items())
 
@@ -317,7 +320,7 @@ def test_a_killed_batch_keeps_finished_results_and_the_rerun_completes(tmp_path)
     students = [f"student{i}" for i in range(6)]
     for student in students:
         copy_reference(subs / student)
-    proc = start_batch(subs, out, *NO_TRAINING, "--workers", "1")
+    proc = start_batch(subs, out, *QUICK, "--workers", "1")
     try:
         finished = wait_for_rows(out, 1, proc)
         workers = child_pids(proc.pid)
@@ -331,7 +334,7 @@ def test_a_killed_batch_keeps_finished_results_and_the_rerun_completes(tmp_path)
     assert 1 <= len(finished) <= len(rows) < len(students)
     assert all(row["status"] == "graded" and row["score"] == row["max_score"] for row in rows.values())
 
-    rerun = run_batch(subs, out, *NO_TRAINING)
+    rerun = run_batch(subs, out, *QUICK)
     assert rerun.returncode == 0, rerun.stderr
     skipped = int(rerun.stdout.split("; ")[1].split()[0])
     assert skipped >= len(rows)
@@ -346,7 +349,7 @@ def test_sigterm_stops_the_batch_and_writes_what_finished(tmp_path):
     subs.mkdir()
     for i in range(4):
         copy_reference(subs / f"student{i}")
-    proc = start_batch(subs, out, *NO_TRAINING, "--workers", "1")
+    proc = start_batch(subs, out, *QUICK, "--workers", "1")
     try:
         wait_for_rows(out, 1, proc)
         workers = child_pids(proc.pid)
@@ -364,7 +367,7 @@ def test_sigterm_stops_the_batch_and_writes_what_finished(tmp_path):
             and f"{kept}{out / 'summary.md'} and {out / 'students'}/." in stderr), stderr
     assert (f"To grade the {4 - len(rows)} left, run the same command again (from {ROOT}); the students already "
             "graded are skipped:") in stderr
-    command = f"{sys.executable} -m grader batch {subs} --out {out} {' '.join(NO_TRAINING)} --workers 1"
+    command = f"{sys.executable} -m grader batch {subs} --out {out} {' '.join(QUICK)} --workers 1"
     assert f"\n  {command}\n" in stderr + "\n", stderr
 
 
