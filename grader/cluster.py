@@ -318,7 +318,35 @@ def grade_on_worker(payload, config):
     """Grade one packed submission on a Dask worker; returns {"state": ..., and when graded "report":
     the report as a dict, "feedback": {file name: bytes}}. Never raises for a bad submission."""
     with GRADING:
+        keep_freed_memory()
         return grade_payload(payload, config)
+
+
+# glibc's mallopt parameters, and the values its adaptive thresholds reach for the grader's arrays (up to
+# its 32 MB ceiling for the mmap threshold, the trim threshold twice that)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES = 32 * 2**20, 64 * 2**20
+MEMORY_SET = []
+
+
+def keep_freed_memory():
+    """Undo in this worker process the MALLOC_TRIM_THRESHOLD_ that Dask's nanny gives its workers
+    (distributed.nanny.pre-spawn-environ), once. Setting it also turns off glibc's adaptive mmap
+    threshold, so every NumPy temporary over 128 kB is mapped afresh and page-faulted in again: the
+    grader's own work in a grading (reference answers, the replayed training chunks, the test-set
+    predictions) took 1.45x the CPU and the reference's two accuracy checks 1.3x the wall time
+    (4.2 vs 2.9 CPU s, 21.9 vs 16.9 s). Student code is not concerned: its processes get an
+    environment of their own. Does nothing where the variable is unset or the C library is not glibc."""
+    if MEMORY_SET or "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    MEMORY_SET.append(True)
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    except (OSError, AttributeError):       # another C library: nothing to undo there
+        pass
 
 
 def grade_payload(payload, config):
