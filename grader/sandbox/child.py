@@ -54,7 +54,6 @@ _array = np.array
 _frombuffer = np.frombuffer
 _copyto = np.copyto
 _getitem = np.ndarray.__getitem__
-_empty = np.empty
 _dtype = np.dtype
 _tobytes = np.ndarray.tobytes
 _open = io.open
