@@ -3,7 +3,7 @@ own memory stays bounded whatever the child sends.
 
 Student code can rewrite anything in the child's process, the child's own writer included. Each
 case below is an mlp.py that, at import, replaces the child's answer writer (its module globals, as
-child.py's `_savez` / `_json_dumps`) with one that sends something hostile. The grader must score
+child.py's `write_arrays` / `_json_dumps`) with one that writes something hostile. The grader must score
 the mlp checks 0 with a message, finish, and stay under 500 MB (before issue 9 the first case made
 it grow to 5.6 GB and run for minutes)."""
 import json
@@ -23,19 +23,30 @@ CASES = {
     # a description nested a million levels deep
     "deep_description": PATCH + (
         "_child._json_dumps = lambda meta, default=None: '[' * 1_000_000 + ']' * 1_000_000\n"),
-    # an array whose header promises 10**12 floats, in a 100-byte member
+    # sixteen arrays of 40 MB each, which the table says hold 64 bytes each (one 40 MB data section)
     "lying_array_header": PATCH + (
-        "import zipfile as _zip\n"
-        "def _savez(path, **arrays):\n"
-        "    with _zip.ZipFile(path, 'w') as z:\n"
-        "        for name in arrays:\n"
-        "            z.writestr(name + '.npy', b\"\\x93NUMPY\\x01\\x00v\\x00{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }\" + b' ' * 51 + b'\\n' + b'\\0' * 64)\n"
-        "_child._savez = _savez\n"),
+        "import json as _json\n"
+        "def _write(file, arrays, meta=None):\n"
+        "    table = [[f'x{i}', '<f8', [5_000_000], 'C', 64 * i, 64] for i in range(16)]\n"
+        "    header = _json.dumps({'meta': meta, 'arrays': table}).encode()\n"
+        "    head = _child.MAGIC + len(header).to_bytes(8, 'little') + header\n"
+        "    file.write(head + bytes(-len(head) % 64) + bytes(40_001_024))\n"
+        "_child.write_arrays = _write\n"),
+    # sixteen arrays of 40 MB each, all on the same 40 MB of the file
+    "overlapping_arrays": PATCH + (
+        "import json as _json\n"
+        "def _write(file, arrays, meta=None):\n"
+        "    table = [[f'x{i}', '<f8', [5_000_000], 'C', 0, 40_000_000] for i in range(16)]\n"
+        "    header = _json.dumps({'meta': meta, 'arrays': table}).encode()\n"
+        "    head = _child.MAGIC + len(header).to_bytes(8, 'little') + header\n"
+        "    file.write(head + bytes(-len(head) % 64) + bytes(40_000_000))\n"
+        "_child.write_arrays = _write\n"),
     # ten thousand little arrays
     "many_arrays": PATCH + (
         "import numpy as _np\n"
-        "_real = _child._savez\n"
-        "_child._savez = lambda path, **arrays: _real(path, **arrays, **{f'x{i}': _np.zeros(1) for i in range(10_000)})\n"),
+        "_real = _child.write_arrays\n"
+        "_child.write_arrays = lambda file, arrays, meta=None: _real(\n"
+        "    file, {**arrays, **{f'x{i}': _np.zeros(1) for i in range(10_000)}}, meta)\n"),
 }
 
 # The grader's own peak, VmHWM (the high-water mark of its memory since its exec): getrusage's

@@ -122,9 +122,10 @@ def todo():
     raise NotImplementedError("todo: not written yet")
 
 def patch_numpy():
-    np.save = np.savez = lambda *a, **k: None
-    np.array = lambda *a, **k: 0
-    return np.asarray([1.0, 2.0])
+    answer = np.asarray([1.0, 2.0])
+    np.save = np.savez = np.load = lambda *a, **k: None       # what the channel used before its .arr files
+    np.array = np.asarray = np.frombuffer = np.empty = np.dtype = lambda *a, **k: 0
+    return answer
 '''
 
 

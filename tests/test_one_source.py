@@ -9,7 +9,8 @@ place and read from there. A second copy is found here, in the source, before it
 - the sandbox's default limits: grader/sandbox/limits.py (Limits; the rubric's defaults read them);
 - the options that select what to grade: grader/cli.py (SELECTION_OPTIONS, given by parent parsers);
 - reading /proc: grader/sandbox/procfs.py;
-- the channel's encoding: grader/sandbox/child.py (Encoder, decode), both ways."""
+- the channel's encoding: grader/sandbox/child.py (Encoder, decode; the file format: write_arrays,
+  parse_arrays), both ways."""
 import ast
 import json
 from pathlib import Path
@@ -140,19 +141,17 @@ def test_only_procfs_reads_proc():
 # ---- the channel's one encoding, both ways -----------------------------------------------------------
 
 def round_trip(values):
-    """values as the child receives them: encoded by the grader's Encoder, sent as JSON and npz, decoded
-    by child.decode."""
+    """values as the child receives them: encoded by the grader's Encoder, sent as JSON and an .arr
+    file (child.write_arrays), read with child.parse_arrays and decoded by child.decode."""
     import io
 
-    from grader.sandbox.child import decode
+    from grader.sandbox.child import decode, parse_arrays, write_arrays
     from grader.sandbox.session import Session
     encoder = Session._encoder()
     specs = json.loads(json.dumps([encoder.encode(value, f"a{i}") for i, value in enumerate(values)]))
     buffer = io.BytesIO()
-    np.savez(buffer, **encoder.arrays)
-    buffer.seek(0)
-    with np.load(buffer, allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
+    write_arrays(buffer, encoder.arrays)
+    _, arrays = parse_arrays(buffer.getvalue())
     return [decode(spec, arrays, {"model": "the model"}) for spec in specs]
 
 

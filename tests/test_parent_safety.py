@@ -5,7 +5,7 @@ exception's frame no longer works: the child's tripwire refuses tb_frame, but th
 sys.modules), and from there plant files where the grader (often root) writes inputs or reads answers:
 - a symlink where the next input goes: the grader must never write through it;
 - a FIFO where the next input goes: the grader must not block on it;
-- a compressed answer that expands to 1.5 GB: the grader must refuse it, not load it.
+- an answer that promises a 1.5 GB array in a few bytes: the grader must refuse it, not make it.
 Each time the grader must finish with a complete report, and the attack must cost the student the
 checks it broke.
 """
@@ -31,7 +31,7 @@ ATTACKS = {
 if _G is not None:
     for _k in range(1, 120):             # where the grader will write the inputs of requests 1..119
         try:
-            _G["os"].symlink("{target}_%d.npz" % _k, "in_%d.npz" % _k)
+            _G["os"].symlink("{target}_%d.arr" % _k, "in_%d.arr" % _k)
         except OSError:
             pass
 ''',
@@ -39,16 +39,20 @@ if _G is not None:
 if _G is not None:
     for _k in range(1, 120):
         try:
-            _G["os"].mkfifo("in_%d.npz" % _k)
+            _G["os"].mkfifo("in_%d.arr" % _k)
         except OSError:
             pass
 ''',
-    "zip_bomb": WALK + '''
+    "huge_answer": WALK + '''
 if _G is not None:
-    def _bomb(file, **arrays):           # every answer: 1.5 GB of zeros, ~1.5 MB compressed
-        arrays["zz"] = np.broadcast_to(np.uint8(0), (1_500_000_000,))
-        return np.savez_compressed(file, **arrays)
-    _G["_savez"] = _bomb
+    import json as _json
+
+    def _huge(file, arrays, meta=None):  # every answer: an array of 1.5 GB promised in a 128-byte file
+        table = [["zz", "|u1", [1_500_000_000], "C", 0, 1_500_000_000]]
+        header = _json.dumps({"meta": meta, "arrays": table}).encode()
+        head = _G["MAGIC"] + len(header).to_bytes(8, "little") + header
+        file.write(head + bytes(-len(head) % 64) + bytes(64))
+    _G["write_arrays"] = _huge
 ''',
 }
 

@@ -2,13 +2,13 @@
 
 Started by process.py as `python -I child.py WORKDIR SUBMISSION_DIR`. It reads one
 JSON request per line on stdin, runs it (import a student file, call a function, build a model,
-train), writes the answer to WORKDIR/out_<id>.npz (plain arrays plus a JSON `__meta__`, no pickle)
+train), writes the answer to WORKDIR/out_<id>.arr (write_arrays: a JSON header, then raw array bytes)
 and then writes one line `<id>` on the reply channel (the original stdout). Whatever the student
 code prints goes to WORKDIR/output.txt instead. It never computes a verdict: the parent does.
 
 When the student's functional.py is broken, the models are graded with the grader's functions in
 its place: no reference code comes here, only a module whose functions ask the grader's process
-(`cb <n>` on the reply channel, arguments in WORKDIR/cb_<n>.npz; the answer in WORKDIR/cbr_<n>.npz,
+(`cb <n>` on the reply channel, arguments in WORKDIR/cb_<n>.arr; the answer in WORKDIR/cbr_<n>.arr,
 announced by a line `cbr <n>` on stdin).
 
 Imports only the standard library and numpy, and takes its own references to every numpy function
@@ -27,6 +27,7 @@ import io
 import json
 import linecache
 import os
+import re
 import sys
 import types
 import warnings
@@ -53,8 +54,9 @@ _array = np.array
 _frombuffer = np.frombuffer
 _copyto = np.copyto
 _getitem = np.ndarray.__getitem__
-_savez = np.savez
-_load = np.load
+_dtype = np.dtype
+_tobytes = np.ndarray.tobytes
+_open = io.open
 _seterr = np.seterr
 _eye = np.eye
 _log = np.log
@@ -232,6 +234,115 @@ def student_frames(frames, submission_dir):
     return keep[-6:]
 
 
+# ---- the channel's file format, both ways ----------------------------------------------------------
+# An .arr file: MAGIC (8 bytes), the header's length (8 bytes, little-endian), the header (JSON:
+# {"meta": any JSON value, "arrays": [[name, dtype.str, shape, order, offset, nbytes], ...]}), then
+# each array's bytes at data start + offset, where the data start and every offset are multiples of
+# ALIGN and the arrays follow one another in the table's order without overlapping. An array is
+# stored in C order, or in Fortran order ("F") when it is Fortran-contiguous only, as np.save keeps it.
+# No pickle, no compression: parse_arrays never makes more bytes than the file holds.
+MAGIC = b"\x93MNARR1\n"
+ALIGN = 64
+MAX_DIMS = 64                         # numpy's own limit
+# dtype.str of the dtypes np.save writes without pickle: bool, ints, floats, complex, bytes, str,
+# plain void, datetime/timedelta. No object dtype, no fields, no subarray (dtype.str never names them).
+DTYPE_STR = re.compile(r"\|b1|\|[iu]1|[<>][iu](2|4|8)|[<>]f(2|4|8|16)|[<>]c(8|16|32)|\|[SV][1-9][0-9]{0,8}"
+                       r"|[<>]U[1-9][0-9]{0,8}|[<>][mM]8(\[[1-9]?[0-9]{0,8}(Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as)\])?")
+_dtype_match = DTYPE_STR.fullmatch
+
+
+class ArraysError(ValueError):
+    """Bytes that are not a file write_arrays writes (the grader's process reads the child's files with
+    parse_arrays and treats this as the child's death)."""
+
+
+def write_arrays(file, arrays, meta=None):
+    """Write `arrays` (name -> array) and `meta` (a JSON value) to the binary `file` in the .arr format."""
+    table, blobs, offset = [], [], 0
+    for name, value in arrays.items():
+        value = _asarray(value)
+        order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+        data = _tobytes(value, order)
+        table.append([name, value.dtype.str, list(value.shape), order, offset, len(data)])
+        blobs.append(data)
+        offset += -(-len(data) // ALIGN) * ALIGN
+    header = _json_dumps({"meta": meta, "arrays": table}, default=str).encode()
+    head = len(MAGIC) + 8 + len(header)
+    file.write(MAGIC + len(header).to_bytes(8, "little") + header + bytes(-head % ALIGN))
+    for data in blobs:
+        file.write(data)
+        file.write(bytes(-len(data) % ALIGN))
+
+
+def parse_arrays(buffer, max_arrays=None, max_header=None):
+    """(meta, {name: array}) of the bytes of an .arr file, each array a fresh writable copy with the
+    dtype, shape and order written. Read as untrusted: a header of at most max_header bytes checked
+    before it is parsed (a JSON too deep for the parser is refused, not followed), at most max_arrays
+    arrays, each a dtype of DTYPE_STR with exactly prod(shape) * itemsize bytes, all within the file,
+    aligned, in order and apart. Anything else raises ArraysError."""
+    view = memoryview(buffer)
+    size, start = len(view), len(MAGIC) + 8
+    if size < start or view[:len(MAGIC)] != MAGIC:
+        raise ArraysError("not an .arr file")
+    length = int.from_bytes(view[len(MAGIC):start], "little")
+    if (max_header is not None and length > max_header) or start + length > size:
+        raise ArraysError("a header too long")
+    try:
+        header = _json_loads(str(view[start:start + length], "utf-8"))
+    except (ValueError, RecursionError, MemoryError):
+        raise ArraysError("a header that is not JSON, or too deeply nested") from None
+    if type(header) is not dict or len(header) != 2 or type(header.get("arrays")) is not list or "meta" not in header:
+        raise ArraysError("a header of the wrong form")
+    table = header["arrays"]
+    if max_arrays is not None and len(table) > max_arrays:
+        raise ArraysError("too many arrays")
+    base = -(-(start + length) // ALIGN) * ALIGN
+    arrays, end = {}, base
+    for entry in table:
+        if type(entry) is not list or len(entry) != 6:
+            raise ArraysError("an array entry of the wrong form")
+        name, descr, shape, order, offset, nbytes = entry
+        if (type(name) is not str or name in arrays or type(descr) is not str or _dtype_match(descr) is None
+                or type(shape) is not list or len(shape) > MAX_DIMS or order not in ("C", "F")
+                or type(offset) is not int or type(nbytes) is not int):
+            raise ArraysError("an array entry of the wrong form")
+        count = 1
+        for d in shape:
+            if type(d) is not int or d < 0:
+                raise ArraysError("a shape of the wrong form")
+            count *= d
+        try:
+            dtype = _dtype(descr)
+        except (TypeError, ValueError):
+            raise ArraysError("an unknown dtype") from None
+        if (dtype.str != descr or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None
+                or dtype.itemsize == 0):
+            raise ArraysError("a dtype that is not plain")
+        if nbytes != count * dtype.itemsize or offset % ALIGN or base + offset < end or base + offset + nbytes > size:
+            raise ArraysError("an array that is not where the header says")
+        end = base + offset + nbytes
+        try:
+            flat = _frombuffer(view, dtype, count, base + offset)
+            value = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
+        except (TypeError, ValueError):
+            raise ArraysError("an array numpy cannot make") from None
+        arrays[name] = _array(value, copy=True, order="K")
+    return header["meta"], arrays
+
+
+def read_arrays(path):
+    """(meta, arrays) of an .arr file the grader wrote (the child trusts it)."""
+    with _open(path, "rb") as file:
+        return parse_arrays(file.read())
+
+
+def save_arrays(path, arrays, meta=None):
+    """Write an .arr file for the grader, complete before its name appears."""
+    with _open(path + ".tmp", "wb") as file:
+        write_arrays(file, arrays, meta)
+    _os_replace(path + ".tmp", path)
+
+
 class Encoder:
     """A value as plain arrays plus a JSON description of it: the one format of the channel between the
     grader and the child, both ways.
@@ -334,8 +445,7 @@ class Child:
         encoder = Encoder()
         inputs = {}
         if request.get("inputs"):
-            with _load(os.path.join(self.workdir, request["inputs"]), allow_pickle=False) as npz:
-                inputs = {name: npz[name] for name in npz.files}
+            _, inputs = read_arrays(os.path.join(self.workdir, request["inputs"]))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _seterr(over="warn", invalid="warn", divide="warn", under="ignore")
@@ -353,10 +463,7 @@ class Child:
         if request.get("echo"):
             for name in request["echo"]:
                 encoder.arrays["echo." + name] = _array(inputs[name], copy=True)
-        encoder.arrays["__meta__"] = _frombuffer(_json_dumps(meta, default=str).encode(), dtype=np.uint8)
-        tmp = os.path.join(self.workdir, f"out_{request['id']}.tmp.npz")
-        _savez(tmp, **encoder.arrays)
-        _os_replace(tmp, os.path.join(self.workdir, f"out_{request['id']}.npz"))
+        save_arrays(os.path.join(self.workdir, f"out_{request['id']}.arr"), encoder.arrays, meta)
 
     def describe(self, exc):
         frames = student_frames(self.traceback_frames(exc.__traceback__), self.submission_dir)
@@ -377,19 +484,16 @@ class Child:
             raise TypeError(f"{name}() takes NumPy arrays of numbers")
         self.asked += 1
         n = self.asked
-        values["__fn__"] = _frombuffer(name.encode(), dtype=np.uint8)
-        path = os.path.join(self.workdir, f"cb_{n}.npz")
-        _savez(path + ".tmp.npz", **values)
-        _os_replace(path + ".tmp.npz", path)
+        save_arrays(os.path.join(self.workdir, f"cb_{n}.arr"), values, {"fn": name})
         self.reply.write(f"cb {n}\n")
         if self.requests.readline().strip() != f"cbr {n}":
             raise RuntimeError(f"the grader did not answer {name}()")
-        answer = os.path.join(self.workdir, f"cbr_{n}.npz")
-        with _load(answer, allow_pickle=False) as npz:
-            if "error" in npz.files:
-                raise ValueError(npz["error"].tobytes().decode(errors="replace"))
-            result = npz["result"]
+        answer = os.path.join(self.workdir, f"cbr_{n}.arr")
+        meta, arrays = read_arrays(answer)
         _os_remove(answer)                   # the folder's size counts against the submission's disk limit
+        if meta is not None:
+            raise ValueError(meta["error"])
+        result = arrays["result"]
         return result[()] if result.ndim == 0 else result
 
     # ---- resolving names ---------------------------------------------------------------------
@@ -513,10 +617,8 @@ class Child:
 def warm_up():
     """Run once what the child itself needs, so modules numpy imports lazily are in before the tripwire."""
     buffer = io.BytesIO()
-    _savez(buffer, a=np.zeros(2))
-    buffer.seek(0)
-    with _load(buffer, allow_pickle=False) as npz:
-        npz["a"]
+    write_arrays(buffer, {"a": np.zeros((2, 3), order="F"), "b": np.zeros((), dtype="<U2")}, {"m": [1]})
+    parse_arrays(buffer.getvalue(), 2, 2**20)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         np.einsum("ij,jk->ik", np.ones((2, 2)), np.ones((2, 2)), optimize=True)

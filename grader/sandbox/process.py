@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import GraderError
-from grader.sandbox.child import BANNED
+from grader.sandbox.child import BANNED, parse_arrays, write_arrays
 from grader.sandbox.identity import Identity
 from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
                                    exceeded_processes, shared_bytes, tree_bytes)
@@ -415,9 +414,9 @@ class ChildProcess:
         rid = self.counter
         request = {"id": rid, "op": op, **fields}
         if inputs:
-            name = f"in_{rid}.npz"
+            name = f"in_{rid}.arr"
             try:
-                write_new_file(self.work_fd, name, lambda f: np.savez(f, **inputs))
+                write_new_file(self.work_fd, name, lambda f: write_arrays(f, inputs))
             except OSError:             # the child put something where our input goes
                 self.kill()
                 raise ChildDied(self._reason())
@@ -442,24 +441,25 @@ class ChildProcess:
         return self._answer(rid)
 
     def _answer_callback(self, n):
-        """Answer the child's question cb_<n>.npz: a function name and its arguments, answered by
+        """Answer the child's question cb_<n>.arr: a function name (its meta) and its arguments, answered by
         self.callback with an array (or an error message the child raises). Arrays only, both ways."""
-        question = f"cb_{n}.npz"
+        question = f"cb_{n}.arr"
         try:
-            arrays = read_answer(self.work_fd, question)
-            name = arrays.pop("__fn__").tobytes().decode()
-            answer = {"result": np.asarray(self.callback(name, arrays))}
+            meta, arrays = read_answer(self.work_fd, question)
+            if not isinstance(meta, dict) or not isinstance(meta.get("fn"), str):
+                raise ValueError("not the question the child writes")
+            answer, error = {"result": np.asarray(self.callback(meta["fn"], arrays))}, None
         except CallbackRefused as refusal:
-            answer = {"error": np.frombuffer(str(refusal).encode(), dtype=np.uint8)}
+            answer, error = {}, {"error": str(refusal)}
         except Exception:
             self.kill()
             raise ChildDied()
         finally:
             unlink_quietly(self.work_fd, question)
-        path = f"cbr_{n}.npz"
+        path = f"cbr_{n}.arr"
         try:
             unlink_quietly(self.work_fd, path)
-            write_new_file(self.work_fd, path, lambda f: np.savez(f, **answer))
+            write_new_file(self.work_fd, path, lambda f: write_arrays(f, answer, error))
             self.proc.stdin.write(f"cbr {n}\n".encode())
             self.proc.stdin.flush()
         except OSError:
@@ -467,20 +467,16 @@ class ChildProcess:
             raise ChildDied()
 
     def _answer(self, rid):
-        path = f"out_{rid}.npz"
+        path = f"out_{rid}.arr"
         try:
-            arrays = read_answer(self.work_fd, path)
-            meta = arrays.pop("__meta__")
-            if meta.dtype != np.uint8 or meta.size > META_BYTES:
-                raise ValueError("not the description the child writes")
-            meta = json.loads(meta.tobytes().decode())
+            meta, arrays = read_answer(self.work_fd, path)
             if not isinstance(meta, dict):
                 raise ValueError("not the description the child writes")
         except Exception:
             raise ChildDied()
         finally:                        # tmpfs files stay charged to the child until deleted
             unlink_quietly(self.work_fd, path)
-            unlink_quietly(self.work_fd, f"in_{rid}.npz")
+            unlink_quietly(self.work_fd, f"in_{rid}.arr")
         if meta.get("id") != rid:
             raise ChildDied()
         return meta, arrays
@@ -559,7 +555,7 @@ class ChildProcess:
 
 ANSWER_BYTES = 64 * 2**20           # the largest answer file the child may write (checks need < 10 MB)
 ANSWER_MEMBERS = 200                # arrays in one answer (the Encoder writes at most 65, plus echoes)
-META_BYTES = 2**20                  # the JSON description of an answer
+META_BYTES = 2**20                  # the JSON header of an answer: its description and its table of arrays
 
 
 def write_new_file(folder_fd, name, write):
@@ -580,29 +576,17 @@ def unlink_quietly(folder_fd, name):
 
 
 def read_answer(folder_fd, name):
-    """The arrays of file `name` the child wrote in the folder open as folder_fd, read as untrusted: a
-    regular file (not a symlink, a FIFO or a device), at most ANSWER_BYTES, an uncompressed zip (so
-    nothing expands in memory)."""
+    """(meta, arrays) of the .arr file `name` the child wrote in the folder open as folder_fd, read as
+    untrusted: a regular file (not a symlink, a FIFO or a device) of at most ANSWER_BYTES, read once,
+    its header and every array checked by child.parse_arrays (at most ANSWER_MEMBERS arrays, a header
+    of at most META_BYTES), so nothing takes more memory than the file's own bytes, twice."""
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_size > ANSWER_BYTES:
             raise ValueError("not a regular file of a sane size")
-        with np.load(file, allow_pickle=False) as npz:
-            members = npz.zip.infolist()         # checked before any member is read
-            if (len(members) > ANSWER_MEMBERS or any(m.compress_type != zipfile.ZIP_STORED for m in members)
-                    or sum(m.file_size for m in members) > ANSWER_BYTES):
-                raise ValueError("not what np.savez writes")
-            for member in members:               # a header may not promise more data than the member holds
-                with npz.zip.open(member) as stream:
-                    version = np.lib.format.read_magic(stream)
-                    if version not in ((1, 0), (2, 0)):
-                        raise ValueError("not what np.savez writes")
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read_header(stream)
-                if dtype.hasobject or int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size:
-                    raise ValueError("an array larger than its data")
-            return {name: npz[name] for name in npz.files}
+        data = file.read(info.st_size)          # never more than it had: the child may still write to it
+    return parse_arrays(data, ANSWER_MEMBERS, META_BYTES)
 
 
 def kill_stragglers(token):

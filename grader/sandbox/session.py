@@ -7,7 +7,8 @@ StudentTimeout, StudentDied, OutOfTime) with a message a student can act on. Aft
 timeout the child is restarted for the next call, so one bad function costs only its own checks.
 
 A call's arguments go to the child in the format its answers come back in (child.Encoder: plain
-arrays plus a JSON description), read there by child.decode and here by decode().
+arrays plus a JSON description, in an .arr file: child.write_arrays), read there by child.decode and
+here by decode().
 
 Reply.seconds is the wall time of the request's round trip, measured here: nothing the child says
 about time is used. Attempts the child's tripwire reports (banned imports, frames, ...) are read
