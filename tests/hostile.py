@@ -284,11 +284,13 @@ HOSTILE = [
     Hostile(
         "imports_torch_in_function",
         "conv2d_forward does `import torch` inside the function and uses torch's conv: policy.no_torch "
-        "loses; cnn.conv2d_forward, cnn.forward, cnn.backward 0; the other cnn.*, functional.*, mlp.* full.",
+        "loses; cnn.conv2d_forward 0; the other cnn.* (the reference's CNN does not call conv2d_forward), "
+        "functional.*, mlp.* full.",
         edits=(after("cnn.py", CONV2D_FORWARD_BODY, "    import torch\n" + TORCH_CONV2D),),
-        zero=("cnn.conv2d_forward", "cnn.forward", "cnn.backward"),
+        zero=("cnn.conv2d_forward",),
         lose=("policy.no_torch",),
-        full=FUNCTIONAL + MLP_UNITS + ("cnn.extract_patches", "cnn.conv2d_backward", "cnn.init", "cnn.step"),
+        full=FUNCTIONAL + MLP_UNITS + ("cnn.extract_patches", "cnn.conv2d_backward", "cnn.init", "cnn.forward",
+                                       "cnn.backward", "cnn.step"),
     ),
     Hostile(
         "imports_torch_dunder",
@@ -304,13 +306,15 @@ HOSTILE = [
     Hostile(
         "imports_torch_importlib",
         "conv2d_forward gets torch through importlib.import_module with a computed name: policy.no_torch "
-        "loses; cnn.conv2d_forward, cnn.forward, cnn.backward 0; the other cnn.*, functional.*, mlp.* full.",
+        "loses; cnn.conv2d_forward 0; the other cnn.* (the reference's CNN does not call conv2d_forward), "
+        "functional.*, mlp.* full.",
         edits=(before("cnn.py", NUMPY, "import importlib\n\n"),
                after("cnn.py", CONV2D_FORWARD_BODY,
                      '    torch = importlib.import_module("".join(["to", "rc", "h"]))\n' + TORCH_CONV2D)),
-        zero=("cnn.conv2d_forward", "cnn.forward", "cnn.backward"),
+        zero=("cnn.conv2d_forward",),
         lose=("policy.no_torch",),
-        full=FUNCTIONAL + MLP_UNITS + ("cnn.extract_patches", "cnn.conv2d_backward", "cnn.init", "cnn.step"),
+        full=FUNCTIONAL + MLP_UNITS + ("cnn.extract_patches", "cnn.conv2d_backward", "cnn.init", "cnn.forward",
+                                       "cnn.backward", "cnn.step"),
     ),
     Hostile(
         "imports_torch_sys_modules",
