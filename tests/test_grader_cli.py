@@ -11,6 +11,7 @@ import pytest
 import xmlschema
 
 import gradertools as gt
+from grader.cli import PLUGGED_VERBS
 from grader.rubric import DEFAULT
 
 ROOT = gt.ROOT
@@ -110,6 +111,24 @@ def test_bad_arguments_exit_2_with_a_sentence(args, message):
     proc = subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_parsing_a_grade_command_imports_only_the_grade_verbs_modules():
+    """Every grading parses its command line: the other verbs' modules (batch, cluster, the course tools)
+    are imported only when their verb is chosen, or its --help asked for."""
+    script = ("import json, sys\nfrom grader import cli\n"
+              "before = set(sys.modules)\ncli.parser().parse_args(sys.argv[1:])\n"
+              "print(json.dumps(sorted(set(sys.modules) - before)))\n")
+    plugged = {module for module, _ in PLUGGED_VERBS.values()} | {"grader.cluster"}
+
+    def imported(*argv):
+        proc = subprocess.run([sys.executable, "-c", script, *argv], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return set(json.loads(proc.stdout)) & plugged
+    # --feedback-stage takes its stages from grader.publish (STAGE_HELP)
+    assert imported("grade", "solution", "--skip", "mlp.accuracy") == {"grader.publish"}
+    assert imported("batch", "subs", "--out", "out") == {"grader.batch", "grader.cluster"}
+    assert imported("release", "--check") == {"grader.course.generate"}
 
 
 def test_a_zip_with_a_nested_folder_grades_like_the_folder(tmp_path):
