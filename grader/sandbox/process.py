@@ -54,6 +54,14 @@ KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 
 
+# The thread count of every BLAS and OpenMP pool numpy may start, set in each child's environment: one
+# thread per child in the checks (limits.py: Limits.threads) and in the trials below, whose `import
+# numpy` would otherwise start a thread per core (more CPU time than the import itself, for nothing).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                    "NUMEXPR_NUM_THREADS")
+ONE_THREAD = {name: "1" for name in THREAD_VARIABLES}
+
+
 @lru_cache(maxsize=None)
 def sandbox_mode():
     """The strongest sandbox that works on this machine: "bwrap", "user" or "none"."""
@@ -63,7 +71,7 @@ def sandbox_mode():
     python = child_python().executable
     if shutil.which("bwrap"):
         trial = subprocess.run(["bwrap", *bwrap_mounts(), "--", python, "-I", "-c", "import numpy"],
-                               capture_output=True, timeout=60)
+                               capture_output=True, timeout=60, env={**os.environ, **ONE_THREAD})
         if trial.returncode == 0:
             return "bwrap"
     if os.geteuid() == 0:
@@ -73,7 +81,8 @@ def sandbox_mode():
             return "none"
         try:
             trial = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
-                                   cwd="/", user=identity.uid, group=identity.uid, extra_groups=[])
+                                   cwd="/", user=identity.uid, group=identity.uid, extra_groups=[],
+                                   env={**os.environ, **ONE_THREAD})
             if trial.returncode == 0:
                 return "user"
         except (OSError, subprocess.SubprocessError):  # other users cannot reach it (a 0700 home above it)
@@ -131,7 +140,8 @@ def child_python():
     executable = str(path.parent.resolve() / path.name)
     try:
         probe = subprocess.run([executable, "-I", "-c", PROBE, ",".join(sorted(BANNED))], capture_output=True,
-                               text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+                               text=True, timeout=60, cwd="/",
+                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **ONE_THREAD})
         info = json.loads(probe.stdout) if probe.returncode == 0 else None
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         probe, info = exc, None
@@ -328,9 +338,7 @@ class ChildProcess:
         threads = str(self.limits.threads)
         work = "/box/work" if self.mode == "bwrap" else str(self.folder / "work")
         env = {"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token,
-               "MNIST_GRADER_REPORTS": str(report_fd),
-               "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-               "VECLIB_MAXIMUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads}
+               "MNIST_GRADER_REPORTS": str(report_fd), **{name: threads for name in THREAD_VARIABLES}}
         if self.mode != "bwrap":        # bubblewrap's /tmp is private already
             env["TMPDIR"] = work
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):   # correctness settings of this CPU
