@@ -151,6 +151,7 @@ def run_checks(checks, submission, rubric, mnist):
                 results[c.id] = run_one(c, ctx, NO_LIMIT if GROUPS[group].trains else run.budget)
         finally:
             session.close()
+            ctx.close()
             run.banned_attempts += session.banned
 
     def functional_then_models():
