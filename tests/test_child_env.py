@@ -67,6 +67,23 @@ def test_without_a_child_environment_the_grader_uses_its_own_python_and_says_so(
     assert any("ran with the grader's own Python" in note for note in notes), notes
 
 
+def test_numpy_is_imported_once_with_one_blas_thread_in_the_sandbox_found(fresh):
+    """Finding the child's Python and the sandbox imports numpy (the slow part of both) once where it
+    works: in the strongest sandbox that works, with one BLAS thread as every child has."""
+    runs, run = [], subprocess.run
+
+    def spy(command, **options):
+        runs.append((command, options.get("env") or {}))
+        return run(command, **options)
+    fresh.setattr(subprocess, "run", spy)
+    mode = process.sandbox_mode()
+    assert process.child_python().sandbox == mode
+    importing = [(command, env) for command, env in runs if any("import numpy" in str(a) for a in command)]
+    assert importing and all(env.get("OPENBLAS_NUM_THREADS") == "1" for _, env in importing), runs
+    if mode == "bwrap":
+        assert len(importing) == 1 and importing[0][0][0] == "bwrap", runs
+
+
 PROBE = '''
 import importlib.util, os
 import numpy as np
