@@ -1,5 +1,6 @@
 """The grade command as users run it: selection flags, zips, missing files, exit codes, formats."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -129,6 +130,16 @@ def test_parsing_a_grade_command_imports_only_the_grade_verbs_modules():
     assert imported("grade", "solution", "--skip", "mlp.accuracy") == {"grader.publish"}
     assert imported("batch", "subs", "--out", "out") == {"grader.batch", "grader.cluster"}
     assert imported("release", "--check") == {"grader.course.generate"}
+
+
+def test_the_grade_command_starts_numpy_with_one_blas_thread():
+    """grade() computes with one BLAS thread: numpy's pools start with one, not one per core."""
+    from grader.sandbox.limits import THREAD_VARIABLES
+    script = ("from grader import cli\ncli.one_blas_thread()\nimport numpy, threadpoolctl\n"
+              "print(max(pool['num_threads'] for pool in threadpoolctl.threadpool_info()))\n")
+    env = {name: value for name, value in os.environ.items() if name not in THREAD_VARIABLES}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.split() == ["1"], proc.stdout + proc.stderr
 
 
 def test_a_zip_with_a_nested_folder_grades_like_the_folder(tmp_path):

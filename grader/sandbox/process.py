@@ -45,8 +45,8 @@ import numpy as np
 from grader.errors import GraderError
 from grader.sandbox.child import BANNED, parse_arrays, write_arrays
 from grader.sandbox.identity import Identity
-from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
-                                   exceeded_processes, shared_bytes, tree_bytes)
+from grader.sandbox.limits import (THREAD_VARIABLES, Budget, Limits, exceeded_cpu, exceeded_disk,  # noqa: F401 (Limits, Budget: the API)
+                                   exceeded_memory, exceeded_processes, shared_bytes, tree_bytes)
 from grader.sandbox.procfs import holding_environment
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
@@ -54,11 +54,8 @@ KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 
 
-# The thread count of every BLAS and OpenMP pool numpy may start, set in each child's environment: one
-# thread per child in the checks (limits.py: Limits.threads) and in the trials below, whose `import
+# One thread per BLAS pool, as in every child (Limits.threads), for the probes below: their `import
 # numpy` would otherwise start a thread per core (more CPU time than the import itself, for nothing).
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                    "NUMEXPR_NUM_THREADS")
 ONE_THREAD = {name: "1" for name in THREAD_VARIABLES}
 
 
