@@ -175,6 +175,8 @@ def one_blas_thread():
 
 def grade_command(args):
     one_blas_thread()
+    from grader.grade import start_probing
+    start_probing()                 # while the rubric is read and the checks imported
     from grader.formats.gradescope import write_gradescope
     from grader.formats.junit import write_junit
     from grader.formats.table import to_table

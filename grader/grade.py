@@ -26,9 +26,7 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
     """The report of submission `path` (a folder or a .zip). submission: the same already read, e.g.
     on the machine that holds it (grader/cluster.py grades it elsewhere); path then only names it."""
     start = time.monotonic()
-    # The Python for student code and the sandbox are tried (child processes, the first grading of a
-    # process only) while this thread reads the submission.
-    probing = Background(sandbox_warnings)
+    probing = start_probing()
     rows = rubric.select(only, skip, public)
     registry = load_all()
     checks = [registry[row.id] for row in rows]
@@ -55,6 +53,14 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
     extras = {f"{item}.accuracy": record["accuracy"] for item, record in run.training.items()}
     extras["training"] = run.training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
     return build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
+
+
+def start_probing():
+    """sandbox_warnings() in a thread of its own, from now on: the Python for student code and the
+    sandbox are found (child processes, in the first grading of a process) while this thread reads the
+    rubric and the submission. The command line starts it first of all; grade() then waits for the
+    same answer (process.found_once), never finding it twice."""
+    return Background(sandbox_warnings)
 
 
 class Background:

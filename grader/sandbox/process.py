@@ -35,9 +35,10 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,22 @@ CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 # One thread per BLAS pool, as in every child (Limits.threads), for the probes below: their `import
 # numpy` would otherwise start a thread per core (more CPU time than the import itself, for nothing).
 ONE_THREAD = {name: "1" for name in THREAD_VARIABLES}
+FINDING = threading.RLock()
 
 
+def found_once(function):
+    """function (an lru_cache), answered for one thread at a time: a thread that asks while another is
+    finding the answer (grade() starts that early, in a thread of its own) waits for it and gets it
+    from the cache, instead of starting the same child processes again."""
+    @wraps(function)
+    def found(*args):
+        with FINDING:
+            return function(*args)
+    found.cache_clear = function.cache_clear
+    return found
+
+
+@found_once
 @lru_cache(maxsize=None)
 def sandbox_mode():
     """The strongest sandbox that works on this machine: "bwrap", "user" or "none"."""
@@ -137,6 +152,7 @@ print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix,
 """
 
 
+@found_once
 @lru_cache(maxsize=None)
 def child_python():
     """The Python for student code: $MNIST_CHILD_PYTHON, else the kit's .venv-child (scripts/setup.sh),
