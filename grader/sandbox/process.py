@@ -115,7 +115,7 @@ NUMPY_SAYS = "import numpy; print(numpy.__version__)"
 def numpy_says(command, **options):
     """numpy's version as NUMPY_SAYS printed it in `command`, or None if it failed."""
     try:
-        trial = subprocess.run(command, capture_output=True, text=True, timeout=60, **options)
+        trial = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=60, **options)
     except (OSError, subprocess.SubprocessError):  # other users cannot reach it (a 0700 home above it)
         return None
     return trial.stdout.strip() if trial.returncode == 0 and trial.stdout.strip() else None
