@@ -82,11 +82,42 @@ def selection_options(verb):
     return parent
 
 
+class VerbParser(argparse.ArgumentParser):
+    """A verb's parser whose own arguments are added (and their module imported) only when the command
+    line chooses this verb: argparse hands a verb's words to its parser's parse_known_args, in every
+    Python version, so a grading imports none of the staff's modules, while `--help` (of the command
+    or of any verb) reads the same as with every parser built up front."""
+
+    def __init__(self, *args, add_arguments=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pending = list(add_arguments)     # functions of the parser: each adds some of its arguments
+
+    def parse_known_args(self, args=None, namespace=None):
+        while self.pending:
+            self.pending.pop(0)(self)
+        return super().parse_known_args(args, namespace)
+
+
+def plugged_arguments(module):
+    """add_arguments(subparser) of the module `module`, imported when called."""
+    return lambda sub: importlib.import_module(module).add_arguments(sub)
+
+
 def parser():
-    from grader.publish import STAGE_HELP
     p = argparse.ArgumentParser(prog="mnist-grader", description="Grade MNIST-from-scratch submissions.")
-    verbs = p.add_subparsers(dest="verb", required=True)
-    g = verbs.add_parser("grade", help=GRADE_HELP, parents=[selection_options("grade")])
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=VerbParser)
+    verbs.add_parser("grade", help=GRADE_HELP, parents=[selection_options("grade")], add_arguments=[grade_arguments])
+    staff = instructor_kit()
+    for verb, (module, help_text) in PLUGGED_VERBS.items():
+        if staff or verb not in INSTRUCTOR_VERBS:
+            modules = (module, *PLUGGED_OPTIONS.get(verb, ()))
+            verbs.add_parser(verb, help=help_text, parents=[selection_options(verb)],
+                             add_arguments=[plugged_arguments(name) for name in modules])
+    return p
+
+
+def grade_arguments(g):
+    from grader.publish import STAGE_HELP
     g.add_argument("submission", help="folder or .zip holding functional.py, mlp.py, cnn.py")
     g.add_argument("--json", metavar="FILE", help="write Gradescope's results.json here")
     g.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
@@ -96,14 +127,6 @@ def parser():
     g.add_argument("--feedback-show-hidden", action="store_true",
                    help="feedback for instructors: include every check and training result, hidden ones too")
     g.add_argument("--quiet", action="store_true", help="print only the final score line")
-    staff = instructor_kit()
-    for verb, (module, help_text) in PLUGGED_VERBS.items():
-        if staff or verb not in INSTRUCTOR_VERBS:
-            sub = verbs.add_parser(verb, help=help_text, parents=[selection_options(verb)])
-            importlib.import_module(module).add_arguments(sub)
-            for extra in PLUGGED_OPTIONS.get(verb, ()):
-                importlib.import_module(extra).add_arguments(sub)
-    return p
 
 
 def command_line(argv):
@@ -140,7 +163,20 @@ def main(argv=None):
         return 130
 
 
+def one_blas_thread():
+    """grade() computes with one BLAS thread (grade.py says why). Said before numpy is imported, its
+    BLAS starts one thread instead of one per core, each spinning a while for nothing; a count set by
+    hand stays."""
+    from grader.sandbox.limits import THREAD_VARIABLES
+    if "numpy" not in sys.modules:
+        for name in THREAD_VARIABLES:
+            os.environ.setdefault(name, "1")
+
+
 def grade_command(args):
+    one_blas_thread()
+    from grader.grade import start_probing
+    start_probing()                 # while the rubric is read and the checks imported
     from grader.formats.gradescope import write_gradescope
     from grader.formats.junit import write_junit
     from grader.formats.table import to_table

@@ -26,14 +26,21 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
     """The report of submission `path` (a folder or a .zip). submission: the same already read, e.g.
     on the machine that holds it (grader/cluster.py grades it elsewhere); path then only names it."""
     start = time.monotonic()
+    probing = start_probing()
     rows = rubric.select(only, skip, public)
     registry = load_all()
     checks = [registry[row.id] for row in rows]
     mnist = mnist_loader(data_root) if trains(checks) else None
-    notes = sandbox_warnings()          # first: a Python for student code that is unfit stops here, with why
-    submission = submission if submission is not None else load_submission(path)
     try:
-        submission.scan = static.scan(submission.sources, rubric.allowed_imports)
+        submission = submission if submission is not None else load_submission(path)
+    except BaseException:
+        probing.result()                # a Python for student code that is unfit is said first, with why
+        raise
+    try:
+        try:
+            submission.scan = static.scan(submission.sources, rubric.allowed_imports)
+        finally:
+            notes = probing.result()    # ... and stops the grading here, before any check
         # One BLAS thread in this process: its threads compute reference answers while others start
         # children, and OpenBLAS stops its thread pool at every fork, which leaves a multi-threaded
         # matrix product in another thread spinning forever (seen here: a grader stuck 30 minutes).
@@ -46,6 +53,36 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
     extras = {f"{item}.accuracy": record["accuracy"] for item, record in run.training.items()}
     extras["training"] = run.training      # per model: accuracy, epoch_loss, epoch_seconds, predictions (, conv_W)
     return build_report(path, rows, results, time.monotonic() - start, sandbox_mode(), notes, extras)
+
+
+def start_probing():
+    """sandbox_warnings() in a thread of its own, from now on: the Python for student code and the
+    sandbox are found (child processes, in the first grading of a process) while this thread reads the
+    rubric and the submission. The command line starts it first of all; grade() then waits for the
+    same answer (process.found_once), never finding it twice."""
+    return Background(sandbox_warnings)
+
+
+class Background:
+    """function() run in a thread of its own from now on; result() waits for it and returns what it
+    returned or raises what it raised."""
+
+    def __init__(self, function):
+        self.value = self.error = None
+        self.thread = threading.Thread(target=self._run, args=(function,), daemon=True)
+        self.thread.start()
+
+    def _run(self, function):
+        try:
+            self.value = function()
+        except BaseException as exc:
+            self.error = exc
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 def shown_once(rows, results):
@@ -120,6 +157,7 @@ def run_checks(checks, submission, rubric, mnist):
                 results[c.id] = run_one(c, ctx, NO_LIMIT if GROUPS[group].trains else run.budget)
         finally:
             session.close()
+            ctx.close()
             run.banned_attempts += session.banned
 
     def functional_then_models():

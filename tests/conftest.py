@@ -45,11 +45,21 @@ def pytest_configure(config):
     if os.environ.get(gradertools.RUN_FOLDER_ENV) is None:
         config._run_folder = tempfile.mkdtemp(prefix="mnist-tests-run-")
         os.environ[gradertools.RUN_FOLDER_ENV] = config._run_folder
+        compile_grader()
     if os.environ.get("PYTEST_XDIST_WORKER") and not any(os.environ.get(name) for name in BLAS_VARIABLES):
         for name in BLAS_VARIABLES:
             os.environ[name] = "1"
         from threadpoolctl import threadpool_limits
         _KEEP.append(threadpool_limits(limits=1))          # this process: NumPy is loaded already
+
+
+def compile_grader():
+    """The grader's and the solution's bytecode, written once for the run: every grading a test starts
+    is a Python process of its own, which compiles every module whose bytecode is missing or stale
+    and, where none is written (PYTHONDONTWRITEBYTECODE=1), does so in every grading (0.1-0.2 CPU s)."""
+    import compileall
+    for folder in (ROOT / "grader", SOLUTION):
+        compileall.compile_dir(folder, quiet=1)
 
 
 def pytest_unconfigure(config):

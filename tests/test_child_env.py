@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import subprocess
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,43 @@ def test_without_a_child_environment_the_grader_uses_its_own_python_and_says_so(
     assert child.origin == "grader"
     notes = process.sandbox_warnings()
     assert any("ran with the grader's own Python" in note for note in notes), notes
+
+
+def test_numpy_is_imported_once_with_one_blas_thread_in_the_sandbox_found(fresh):
+    """Finding the child's Python and the sandbox imports numpy (the slow part of both) once where it
+    works: in the strongest sandbox that works, with one BLAS thread as every child has."""
+    runs, run = [], subprocess.run
+
+    def spy(command, **options):
+        runs.append((command, options.get("env") or {}))
+        return run(command, **options)
+    fresh.setattr(subprocess, "run", spy)
+    mode = process.sandbox_mode()
+    assert process.child_python().sandbox == mode
+    importing = [(command, env) for command, env in runs if any("import numpy" in str(a) for a in command)]
+    assert importing and all(env.get("OPENBLAS_NUM_THREADS") == "1" for _, env in importing), runs
+    if mode == "bwrap":
+        assert len(importing) == 1 and importing[0][0][0] == "bwrap", runs
+
+
+def test_threads_asking_at_once_find_the_child_python_and_the_sandbox_once(fresh):
+    """The command line starts finding them early, in a thread; grade() asking meanwhile waits for that
+    answer rather than starting the same probes again."""
+    runs, run = [], subprocess.run
+
+    def spy(command, **options):
+        runs.append(command)
+        return run(command, **options)
+    fresh.setattr(subprocess, "run", spy)
+    found = []
+    threads = [threading.Thread(target=lambda: found.append((process.child_python(), process.sandbox_mode())))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 3 and len(set(found)) == 1
+    assert sum(process.PROBE in command for command in runs) == 1, runs
 
 
 PROBE = '''

@@ -1,5 +1,6 @@
 """The grade command as users run it: selection flags, zips, missing files, exit codes, formats."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 import xmlschema
 
 import gradertools as gt
+from grader.cli import PLUGGED_VERBS
 from grader.rubric import DEFAULT
 
 ROOT = gt.ROOT
@@ -110,6 +112,34 @@ def test_bad_arguments_exit_2_with_a_sentence(args, message):
     proc = subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_parsing_a_grade_command_imports_only_the_grade_verbs_modules():
+    """Every grading parses its command line: the other verbs' modules (batch, cluster, the course tools)
+    are imported only when their verb is chosen, or its --help asked for."""
+    script = ("import json, sys\nfrom grader import cli\n"
+              "before = set(sys.modules)\ncli.parser().parse_args(sys.argv[1:])\n"
+              "print(json.dumps(sorted(set(sys.modules) - before)))\n")
+    plugged = {module for module, _ in PLUGGED_VERBS.values()} | {"grader.cluster"}
+
+    def imported(*argv):
+        proc = subprocess.run([sys.executable, "-c", script, *argv], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return set(json.loads(proc.stdout)) & plugged
+    # --feedback-stage takes its stages from grader.publish (STAGE_HELP)
+    assert imported("grade", "solution", "--skip", "mlp.accuracy") == {"grader.publish"}
+    assert imported("batch", "subs", "--out", "out") == {"grader.batch", "grader.cluster"}
+    assert imported("release", "--check") == {"grader.course.generate"}
+
+
+def test_the_grade_command_starts_numpy_with_one_blas_thread():
+    """grade() computes with one BLAS thread: numpy's pools start with one, not one per core."""
+    from grader.sandbox.limits import THREAD_VARIABLES
+    script = ("from grader import cli\ncli.one_blas_thread()\nimport numpy, threadpoolctl\n"
+              "print(max(pool['num_threads'] for pool in threadpoolctl.threadpool_info()))\n")
+    env = {name: value for name, value in os.environ.items() if name not in THREAD_VARIABLES}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.split() == ["1"], proc.stdout + proc.stderr
 
 
 def test_a_zip_with_a_nested_folder_grades_like_the_folder(tmp_path):

@@ -109,11 +109,19 @@ class GradingRun:
 @dataclass
 class Context:
     """What a check may use: the student's session for its group (None in "policy"), the loaded
-    submission, the rubric, and the grading run it is part of."""
+    submission, the rubric, and the grading run it is part of; also the trusted reference's session
+    the group's timing checks share (rules.py starts it on first use; close() stops it)."""
     student: object
     submission: object
     rubric: object
     run: GradingRun
+    reference: object = None
+
+    def close(self):
+        """Stop the reference's child, if a check of this group started one."""
+        if self.reference is not None:
+            self.reference.close()
+            self.reference = None
 
 
 def load_all():

@@ -138,6 +138,21 @@ def conv_mistake(name, args, value):
     return None
 
 
+def drawn_once(make_args):
+    """make_args(r), drawn once for each r and then handed out again (read-only): the reference and the
+    student are timed on the same inputs, which cost more to draw than to send."""
+    drawn = {}
+
+    def make(r):
+        if r not in drawn:
+            args = make_args(r)
+            for array in args:
+                array.flags.writeable = False
+            drawn[r] = args
+        return drawn[r]
+    return make
+
+
 def timed(session, name, make_args, repeat, timeout, enough=None, check=True):
     """The best round-trip time of up to `repeat` calls of cnn.<name>, each on fresh arguments
     make_args(r), stopping early once one took at most `enough` seconds. Returns (best time of the
@@ -184,11 +199,19 @@ def speed_args(name):
     return lambda r: conv_args(name, 300 + 10 * r, *CONV)
 
 
-def reference_speed():
+def reference_session(ctx):
+    """The reference solution in a trusted child of its own, timed as the student's child is: one for
+    the group's checks that time it, started by the first (Context.close stops it with the group's)."""
+    if ctx.reference is None:
+        ctx.reference = Session(SOLUTION_DIR, ["functional", "cnn"], trusted=True)
+    return ctx.reference
+
+
+def reference_speed(ctx, make_args):
+    """The reference's best times, measured now (or replayed in the public kit), on make_args[name]."""
     def measure():
-        with Session(SOLUTION_DIR, ["functional", "cnn"], trusted=True) as session:
-            return {name: timed(session, name, speed_args(name), SPEED_REPEAT, 60, check=False)[0]
-                    for name in ("conv2d_forward", "conv2d_backward")}
+        return {name: timed(reference_session(ctx), name, make_args[name], SPEED_REPEAT, 60, check=False)[0]
+                for name in ("conv2d_forward", "conv2d_backward")}
     return reference.timed("conv2d", measure)
 
 
@@ -197,12 +220,13 @@ def vectorized(ctx):
     """Times conv2d_forward and conv2d_backward on a batch of 128 MNIST-sized images, against the
     reference timed the same way, in a child process, in the same grading run."""
     factor = ctx.rubric.vectorized_factor
-    want = reference_speed()
+    make_args = {name: drawn_once(speed_args(name)) for name in ("conv2d_forward", "conv2d_backward")}
+    want = reference_speed(ctx, make_args)
     limit = max(2.0, factor * max(want.values()) * 2)
     got = {}
     for name in ("conv2d_forward", "conv2d_backward"):
         try:
-            right, every, mistake = timed(ctx.student, name, speed_args(name), SPEED_REPEAT, limit,
+            right, every, mistake = timed(ctx.student, name, make_args[name], SPEED_REPEAT, limit,
                                           enough=factor * want[name])
         except StudentTimeout:
             right = every = float("inf")
@@ -265,23 +289,26 @@ def layout_label(name, args):
     return f"{n} image{'s' if n > 1 else ''} of {h}x{w} ({f} filters of {kh}x{kw})"
 
 
-def reference_layouts():
+def reference_layouts(ctx, make_args):
+    """The reference's best times on each layout, measured now (or replayed in the public kit), on
+    make_args["<name> <layout>"]."""
     def measure():
-        with Session(SOLUTION_DIR, ["functional", "cnn"], trusted=True) as session:
-            return {f"{name} {layout}": timed(session, name, layout_args(name, layout), LOOP_REPEAT, 60, check=False)[0]
-                    for name in ("conv2d_forward", "conv2d_backward") for layout in LAYOUTS}
+        return {key: timed(reference_session(ctx), key.split()[0], make, LOOP_REPEAT, 60, check=False)[0]
+                for key, make in make_args.items()}
     return reference.timed("conv2d.layouts", measure)
 
 
 @check("policy.vectorized: no loops over samples or pixels", group="models", budget=60.0)
 def no_sample_or_pixel_loops(ctx):
     """Times the convolution on the three layouts of LAYOUTS against the reference (see there)."""
-    want = reference_layouts()
+    drawn = {f"{name} {layout}": drawn_once(layout_args(name, layout))
+             for name in ("conv2d_forward", "conv2d_backward") for layout in LAYOUTS}
+    want = reference_layouts(ctx, drawn)
     for name in ("conv2d_forward", "conv2d_backward"):
         for layout, loop in LAYOUTS.items():
             theirs = want[f"{name} {layout}"]
             allowed = theirs + max(LOOP_FLOOR, LOOP_FACTOR * theirs)
-            make_args = layout_args(name, layout)
+            make_args = drawn[f"{name} {layout}"]
             right, every, mistake = timed(ctx.student, name, make_args, LOOP_REPEAT, ctx.rubric.call_seconds,
                                           enough=allowed)
             if mistake is not None and right == float("inf"):

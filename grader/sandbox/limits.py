@@ -23,6 +23,12 @@ from grader.sandbox.identity import kill_exactly, owned_entries
 from grader.sandbox.procfs import cgroups_of, mounts_of
 
 
+# The environment variables that set the thread count of every BLAS and OpenMP pool numpy may start
+# (OpenBLAS, OpenMP, MKL, Accelerate, numexpr): how Limits.threads reaches a child's numpy.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                    "NUMEXPR_NUM_THREADS")
+
+
 @dataclass(frozen=True)
 class Limits:
     memory_bytes: int = 6 * 2**30     # all the processes of one submission together, its tmpfs files included

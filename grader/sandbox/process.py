@@ -35,9 +35,10 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,8 @@ import numpy as np
 from grader.errors import GraderError
 from grader.sandbox.child import BANNED, parse_arrays, write_arrays
 from grader.sandbox.identity import Identity
-from grader.sandbox.limits import (Budget, Limits, exceeded_cpu, exceeded_disk, exceeded_memory,  # noqa: F401 (Limits, Budget: the API)
-                                   exceeded_processes, shared_bytes, tree_bytes)
+from grader.sandbox.limits import (THREAD_VARIABLES, Budget, Limits, exceeded_cpu, exceeded_disk,  # noqa: F401 (Limits, Budget: the API)
+                                   exceeded_memory, exceeded_processes, shared_bytes, tree_bytes)
 from grader.sandbox.procfs import holding_environment
 
 CHILD_SOURCE = Path(__file__).with_name("child.py")
@@ -54,38 +55,75 @@ KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
 
 
+# One thread per BLAS pool, as in every child (Limits.threads), for the probes below: their `import
+# numpy` would otherwise start a thread per core (more CPU time than the import itself, for nothing).
+ONE_THREAD = {name: "1" for name in THREAD_VARIABLES}
+FINDING = threading.RLock()
+
+
+def found_once(function):
+    """function (an lru_cache), answered for one thread at a time: a thread that asks while another is
+    finding the answer (grade() starts that early, in a thread of its own) waits for it and gets it
+    from the cache, instead of starting the same child processes again."""
+    @wraps(function)
+    def found(*args):
+        with FINDING:
+            return function(*args)
+    found.cache_clear = function.cache_clear
+    return found
+
+
+@found_once
 @lru_cache(maxsize=None)
 def sandbox_mode():
     """The strongest sandbox that works on this machine: "bwrap", "user" or "none"."""
     forced = os.environ.get("MNIST_GRADER_SANDBOX")
     if forced in ("bwrap", "user", "none"):
         return forced
-    python = child_python().executable
+    child = child_python()
+    return child.sandbox if child.sandbox is not None else strongest_sandbox(child)[0]
+
+
+def strongest_sandbox(child):
+    """(mode, numpy's version there): the strongest sandbox in which `child` (its folders as PROBE
+    found them) imports numpy, tried strongest first; the version is None for "none" (nothing tried)."""
+    python = child.executable
     if shutil.which("bwrap"):
-        trial = subprocess.run(["bwrap", *bwrap_mounts(), "--", python, "-I", "-c", "import numpy"],
-                               capture_output=True, timeout=60)
-        if trial.returncode == 0:
-            return "bwrap"
+        said = numpy_says(["bwrap", *bwrap_mounts(child=child), "--", python, "-I", "-c", NUMPY_SAYS],
+                          env={**os.environ, **ONE_THREAD})
+        if said is not None:
+            return "bwrap", said
     if os.geteuid() == 0:
         try:
             identity = Identity.claim()
         except OSError:
-            return "none"
+            return "none", None
         try:
-            trial = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
-                                   cwd="/", user=identity.uid, group=identity.uid, extra_groups=[])
-            if trial.returncode == 0:
-                return "user"
-        except (OSError, subprocess.SubprocessError):  # other users cannot reach it (a 0700 home above it)
-            pass
+            said = numpy_says([python, "-I", "-c", NUMPY_SAYS], cwd="/", user=identity.uid, group=identity.uid,
+                              extra_groups=[], env={**os.environ, **ONE_THREAD})
+            if said is not None:
+                return "user", said
         finally:
             identity.release()
-    return "none"
+    return "none", None
+
+
+# Run where the child's Python is tried (python -I -c NUMPY_SAYS): numpy imports there, and says its version.
+NUMPY_SAYS = "import numpy; print(numpy.__version__)"
+
+
+def numpy_says(command, **options):
+    """numpy's version as NUMPY_SAYS printed it in `command`, or None if it failed."""
+    try:
+        trial = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=60, **options)
+    except (OSError, subprocess.SubprocessError):  # other users cannot reach it (a 0700 home above it)
+        return None
+    return trial.stdout.strip() if trial.returncode == 0 and trial.stdout.strip() else None
 
 
 @dataclass(frozen=True)
 class ChildPython:
-    """The interpreter that runs student code, as it described itself (see PROBE)."""
+    """The interpreter that runs student code, as it described itself (see PROBE and NUMPY_SAYS)."""
     executable: str             # its folder resolved, so the same path works inside bubblewrap
     origin: str                 # "MNIST_CHILD_PYTHON", ".venv-child" or "grader" (the grader's own)
     prefix: str
@@ -95,21 +133,26 @@ class ChildPython:
     sites: tuple                # its site-packages folders on sys.path
     unused_sites: tuple         # its base installation's site-packages, which a venv does not use
     importable: tuple           # banned packages it finds by name (only the grader's own may)
+    sandbox: str = None         # the strongest sandbox it imported numpy in (None: a mode is forced)
 
 
-# Run once in the child's interpreter (python -I -c PROBE BANNED,...): where it lives, which numpy it
-# has, and which banned package it would find.
+# Run once in the child's interpreter (python -I -c PROBE BANNED,...): where it lives, where its numpy
+# is, and which banned package it would find; by name only, so nothing is imported here. numpy is then
+# imported where student code will run, in the strongest sandbox that works (strongest_sandbox), or
+# without one when a mode is forced or none works: one `import numpy` for the two questions.
 PROBE = r"""
 import importlib.util, json, site, sys
-import numpy
+numpy = importlib.util.find_spec("numpy")
 sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
 unused = [p for p in site.getsitepackages([sys.base_prefix]) if p not in sys.path] if sys.prefix != sys.base_prefix else []
-print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "numpy_version": numpy.__version__,
-                  "numpy_dir": numpy.__path__[0], "sites": sites, "unused_sites": unused,
+print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix,
+                  "numpy_dir": numpy.submodule_search_locations[0] if numpy and numpy.submodule_search_locations else None,
+                  "sites": sites, "unused_sites": unused,
                   "importable": [name for name in sys.argv[1].split(",") if importlib.util.find_spec(name)]}))
 """
 
 
+@found_once
 @lru_cache(maxsize=None)
 def child_python():
     """The Python for student code: $MNIST_CHILD_PYTHON, else the kit's .venv-child (scripts/setup.sh),
@@ -129,25 +172,51 @@ def child_python():
            ".venv-child": f"Make it again: rm -rf {CHILD_VENV} && bash scripts/setup.sh",
            "grader": "Run `bash scripts/setup.sh`: it makes .venv-child, a Python holding only numpy."}[origin]
     executable = str(path.parent.resolve() / path.name)
-    try:
-        probe = subprocess.run([executable, "-I", "-c", PROBE, ",".join(sorted(BANNED))], capture_output=True,
-                               text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-        info = json.loads(probe.stdout) if probe.returncode == 0 else None
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        probe, info = exc, None
-    if info is None:
-        said = getattr(probe, "stderr", None) or str(probe)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **ONE_THREAD}
+    probe = run_quietly([executable, "-I", "-c", PROBE, ",".join(sorted(BANNED))], env=env)
+    info = answer(probe, json.loads)
+    said = sandbox = None
+    if info is not None and info["numpy_dir"] is not None:
+        child = ChildPython(executable, origin, info["prefix"], info["base_prefix"], None, info["numpy_dir"],
+                            tuple(info["sites"]), tuple(info["unused_sites"]), tuple(info["importable"]))
+        if os.environ.get("MNIST_GRADER_SANDBOX") not in ("bwrap", "user", "none"):
+            sandbox, said = strongest_sandbox(child)
+    if info is not None and said is None:        # no sandbox tried, or none imported numpy: here, then
+        probe = run_quietly([executable, "-I", "-c", NUMPY_SAYS], env=env)
+        said = answer(probe, str.strip)
+    if info is None or not said:
+        said = probe.stderr if isinstance(probe, subprocess.CompletedProcess) else str(probe)
         raise GraderError(f"The Python for student code, {where}, does not run or cannot import numpy "
                           f"({said.strip().splitlines()[-1] if said.strip() else 'no output'}). {fix}")
-    if info["numpy_version"] != np.__version__:
-        raise GraderError(f"The Python for student code, {where}, has numpy {info['numpy_version']} but the grader "
+    numpy_version = said
+    if numpy_version != np.__version__:
+        raise GraderError(f"The Python for student code, {where}, has numpy {numpy_version} but the grader "
                           f"has numpy {np.__version__}: the answers of student code must match the reference's "
                           f"bit for bit. {fix}")
     if info["importable"] and origin != "grader":
         raise GraderError(f"The Python for student code, {where}, can import {', '.join(info['importable'])}: "
                           f"student code must run where banned packages are absent. {fix}")
-    return ChildPython(executable, origin, info["prefix"], info["base_prefix"], info["numpy_version"],
-                       info["numpy_dir"], tuple(info["sites"]), tuple(info["unused_sites"]), tuple(info["importable"]))
+    return ChildPython(executable, origin, info["prefix"], info["base_prefix"], numpy_version,
+                       info["numpy_dir"], tuple(info["sites"]), tuple(info["unused_sites"]), tuple(info["importable"]),
+                       sandbox)
+
+
+def run_quietly(command, env):
+    """The finished `command` (in /, output captured as text), or the exception that stopped it."""
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/", env=env)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        return exc
+
+
+def answer(probe, read):
+    """read(what the probe printed) if it ran and succeeded, else None."""
+    if not isinstance(probe, subprocess.CompletedProcess) or probe.returncode != 0:
+        return None
+    try:
+        return read(probe.stdout)
+    except ValueError:
+        return None
 
 
 def exposed_to_others(paths):
@@ -183,15 +252,16 @@ def sandbox_warnings():
             f"a submission could read the reference or the test labels. Fix: chmod -R o-rwx {KIT_ROOT}"]
 
 
-def python_roots():
+def python_roots(child):
     """Folders the child's Python needs: its environment, its base installation, numpy's folder."""
-    child = child_python()
     roots = {Path(child.prefix).resolve(), Path(child.base_prefix).resolve(), Path(child.numpy_dir).resolve().parent,
              Path(child.executable).resolve().parent.parent}
     return sorted({r for r in roots if not any(r != o and o in r.parents for o in roots)})
 
 
-def bwrap_mounts(tmp_bytes=None):
+def bwrap_mounts(tmp_bytes=None, child=None):
+    """bubblewrap's arguments for `child` (default: child_python()), up to the command."""
+    child = child or child_python()
     size = ["--size", str(tmp_bytes)] if tmp_bytes else []
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp"]
@@ -203,13 +273,12 @@ def bwrap_mounts(tmp_bytes=None):
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
             system.append(path)
-    roots = python_roots()
+    roots = python_roots(child)
     for root in roots:
         if not any(root == p or p in root.parents for p in system):
             args += ["--ro-bind", str(root), str(root)]
     # Nothing of the kit (reference, grader, MNIST), none of the base Python's own packages (a venv
     # does not use them) and, when the child runs the grader's own Python, no banned package (child.BANNED).
-    child = child_python()
     hide = [KIT_ROOT, *map(Path, child.unused_sites)]
     hide += [Path(site) / name for site in child.sites for name in sorted(BANNED)]
     hidden = []
@@ -328,9 +397,7 @@ class ChildProcess:
         threads = str(self.limits.threads)
         work = "/box/work" if self.mode == "bwrap" else str(self.folder / "work")
         env = {"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8", "MNIST_GRADER_CHILD": self.token,
-               "MNIST_GRADER_REPORTS": str(report_fd),
-               "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-               "VECLIB_MAXIMUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads}
+               "MNIST_GRADER_REPORTS": str(report_fd), **{name: threads for name in THREAD_VARIABLES}}
         if self.mode != "bwrap":        # bubblewrap's /tmp is private already
             env["TMPDIR"] = work
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):   # correctness settings of this CPU
