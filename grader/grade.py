@@ -3,6 +3,7 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -56,33 +57,14 @@ def grade(path, rubric, only=(), skip=(), public=False, data_root=None, submissi
 
 
 def start_probing():
-    """sandbox_warnings() in a thread of its own, from now on: the Python for student code and the
-    sandbox are found (child processes, in the first grading of a process) while this thread reads the
-    rubric and the submission. The command line starts it first of all; grade() then waits for the
-    same answer (process.found_once), never finding it twice."""
-    return Background(sandbox_warnings)
-
-
-class Background:
-    """function() run in a thread of its own from now on; result() waits for it and returns what it
-    returned or raises what it raised."""
-
-    def __init__(self, function):
-        self.value = self.error = None
-        self.thread = threading.Thread(target=self._run, args=(function,), daemon=True)
-        self.thread.start()
-
-    def _run(self, function):
-        try:
-            self.value = function()
-        except BaseException as exc:
-            self.error = exc
-
-    def result(self):
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.value
+    """sandbox_warnings() in a thread of its own, from now on (a Future): the Python for student code
+    and the sandbox are found (child processes, in the first grading of a process) while this thread
+    reads the rubric and the submission. The command line starts it first of all; grade() then waits
+    for the same answer (process.found_once), never finding it twice."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probing")
+    future = pool.submit(sandbox_warnings)
+    pool.shutdown(wait=False)           # the probe runs on; future.result() waits for it
+    return future
 
 
 def shown_once(rows, results):

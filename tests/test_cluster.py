@@ -347,5 +347,5 @@ def dask_cluster_worker_env(dask_cluster):
     import distributed
     with distributed.Client(dask_cluster.address, timeout=30, set_as_default=False) as client:
         values = client.run(lambda: __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_"))
-    assert len(values) == 2, values
+    assert values and len(set(values.values())) == 1, values     # one worker left if the kill test ran first
     return set(values.values()).pop()
