@@ -65,6 +65,8 @@ def compile_grader():
 def pytest_unconfigure(config):
     folder = getattr(config, "_run_folder", None)
     if folder:
+        for beside in Path(folder).parent.glob(f"{Path(folder).name}-*"):     # gradertools.beside_run_folder
+            shutil.rmtree(beside, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop(gradertools.RUN_FOLDER_ENV, None)
 

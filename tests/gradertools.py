@@ -208,6 +208,19 @@ def sources_digest():
     return digest.hexdigest()[:16]
 
 
+def beside_run_folder(name):
+    """A new folder that every uid may enter (mode 0755), beside the run's folder (the run's folder
+    itself is private) and removed with it by conftest.py; outside a test run, a temporary folder."""
+    run = os.environ.get(RUN_FOLDER_ENV)
+    if run and Path(run).is_dir():
+        folder = Path(f"{run}-{name}")
+        folder.mkdir()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix=f"mnist-{name}-"))
+    os.chmod(folder, 0o755)
+    return folder
+
+
 def once_per_run(name, compute):
     """compute()'s JSON-able value, computed by the first process of this test run that asks and read
     back from the run's folder by the others (an exclusive lock while the first computes), keyed by

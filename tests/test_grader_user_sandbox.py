@@ -9,8 +9,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
-import tempfile
 import textwrap
 from importlib.metadata import version
 from pathlib import Path
@@ -27,23 +25,35 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("python3",
                                 reason="needs root and /usr/bin/python3")
 
 
-@pytest.fixture(scope="module")
-def system_python(request):
+# What the grader imports besides numpy, and what `grader batch` adds (tests/test_sandbox_limits.py).
+SYSTEM_VENV_PACKAGES = ("threadpoolctl", "tqdm", "matplotlib")
+
+
+def make_system_venv():
+    """A venv of /usr/bin/python3 holding numpy and SYSTEM_VENV_PACKAGES at this environment's versions,
+    in a folder every uid can enter (beside the test run's folder, removed with it by conftest.py);
+    the path of its python."""
+    folder = gt.beside_run_folder("system-venv")
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(folder / "venv")], check=True)
+    wanted = [f"numpy=={np.__version__}", *(f"{name}=={version(name)}" for name in SYSTEM_VENV_PACKAGES)]
+    subprocess.run([folder / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", *wanted], check=True,
+                   capture_output=True)
+    return str(folder / "venv" / "bin" / "python")
+
+
+@pytest.fixture(scope="session")
+def system_python():
+    """The system Python's venv: made once per test run and shared by every xdist worker (it takes a
+    pip install: ~7 s)."""
     try:
         pwd.getpwnam("nobody")
     except KeyError:
         pytest.skip("no user 'nobody'")
-    venv = Path(tempfile.mkdtemp(prefix="mnist-system-venv-"))      # pytest's own tmp folders are private
-    os.chmod(venv, 0o755)
-    request.addfinalizer(lambda: shutil.rmtree(venv, ignore_errors=True))
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    grader_needs = [f"{name}=={version(name)}" for name in ("threadpoolctl",)]     # besides numpy
-    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"numpy=={np.__version__}",
-                    *grader_needs], check=True, capture_output=True)
-    for parent in [venv, *venv.parents]:
+    python = Path(gt.once_per_run("system-venv", make_system_venv))
+    for parent in python.parents:
         if not os.stat(parent).st_mode & 0o001:
             pytest.skip(f"{parent} is not searchable by other users")
-    return venv / "bin" / "python"
+    return python
 
 
 def grade(python, submission, *args):
