@@ -33,6 +33,7 @@ input salt in a process-wide global): start workers with one thread each.
 """
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -326,9 +327,9 @@ def grade_on_worker(payload, config):
 # its 32 MB ceiling for the mmap threshold, the trim threshold twice that)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES = 32 * 2**20, 64 * 2**20
-MEMORY_SET = []
 
 
+@functools.cache
 def keep_freed_memory():
     """Undo in this worker process the MALLOC_TRIM_THRESHOLD_ that Dask's nanny gives its workers
     (distributed.nanny.pre-spawn-environ), once. Setting it also turns off glibc's adaptive mmap
@@ -337,9 +338,8 @@ def keep_freed_memory():
     predictions) took 1.45x the CPU and the reference's two accuracy checks 1.3x the wall time
     (4.2 vs 2.9 CPU s, 21.9 vs 16.9 s). Student code is not concerned: its processes get an
     environment of their own. Does nothing where the variable is unset or the C library is not glibc."""
-    if MEMORY_SET or "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
         return
-    MEMORY_SET.append(True)
     import ctypes
     try:
         libc = ctypes.CDLL(None)
