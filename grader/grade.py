@@ -130,7 +130,7 @@ def run_checks(checks, submission, rubric, mnist):
     def run_group(group, lend_functional=False):
         modules = list(GROUPS[group].modules)
         session = Session(submission.folder, modules, limits, lent.answer if lend_functional else None,
-                          import_seconds=rubric.call_seconds)
+                          call_seconds=rubric.call_seconds)
         borrowed = {"functional"} if lend_functional else set()       # the reference's, lent to the models
         session.import_problems.update({m: p for m, p in problems.items() if m in modules and m not in borrowed})
         ctx = Context(session, submission, rubric, run)

@@ -89,7 +89,7 @@ def import_problems(submission, rubric):
     from grader.sandbox.session import Session
 
     modules = [name[:-3] for name in FILES]
-    session = Session(submission.folder, modules, import_seconds=rubric.call_seconds)   # the child's usual limits
+    session = Session(submission.folder, modules, call_seconds=rubric.call_seconds)   # the child's usual limits
     try:
         session._ensure_child()               # starts the child and imports every module, in order
     except StudentError as exc:

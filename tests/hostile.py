@@ -15,6 +15,8 @@ Expectations, checked by test_submissions.py for every case:
     full   item prefixes whose every check must score full marks
     lose   item prefixes that must lose points in at least one check (not necessarily all)
     skip   items passed as --skip (default: both accuracy items, which train for minutes)
+    call_seconds  for the cases that hang: the rubric's per-call limit, shorter than its 10 s (the
+           limit is what is tested, not its value; each such case waits for it once)
 
 A prefix is a whole item ("mlp.forward") or a group ending in "." ("cnn."). Items in none of
 zero/full/lose are not constrained. Whatever the case, the grader must exit 0 within the time
@@ -26,7 +28,7 @@ loses the first, so the torch cases expect `lose` there, not `zero`. Cases whose
 os / sys / subprocess / importlib leave policy.no_torch unconstrained (those imports are not allowed).
 """
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Hostile:
     full: Tuple[str, ...] = ()
     lose: Tuple[str, ...] = ()
     skip: Tuple[str, ...] = ("mlp.accuracy", "cnn.accuracy")
+    call_seconds: Optional[float] = None
 
 
 FUNCTIONAL = ("functional.",)
@@ -196,6 +199,7 @@ HOSTILE = [
         "functional.* and mlp.* keep full marks; policy.vectorized (which times the convolution) is not "
         "constrained.",
         edits=(after("cnn.py", CNN_IMPORTS, "\nwhile True:      # every import of cnn hangs here\n    pass\n"),),
+        call_seconds=4,
         zero=CNN_UNITS,
         full=FUNCTIONAL + MLP_UNITS + ("policy.no_torch",),
     ),
@@ -204,6 +208,7 @@ HOSTILE = [
         "MLP.forward spins forever: mlp.forward and mlp.backward (checked only after a forward) 0 by "
         "timeout; everything else full.",
         edits=(after("mlp.py", MLP_FORWARD_BODY, "        while True:\n            pass\n"),),
+        call_seconds=4,
         zero=("mlp.forward", "mlp.backward"),
         full=FUNCTIONAL + ("mlp.init", "mlp.step") + CNN_UNITS + POLICY,
     ),

@@ -149,7 +149,7 @@ class Session:
     """One child process with the student's modules imported, restarted after a crash."""
 
     def __init__(self, submission_dir, modules, limits=Limits(), lent_functional=None,
-                 import_seconds=10.0, trusted=False):
+                 call_seconds=10.0, trusted=False):
         self.submission_dir = submission_dir
         self.trusted = trusted          # the reference solution: see ChildProcess
         self.modules = list(modules)
@@ -157,7 +157,7 @@ class Session:
         # (name, arrays) -> array: the grader's functional.py functions, answered in the grader's process
         # for a child whose own functional.py is broken (see child.lent_module); None: the student's own
         self.lent_functional = lent_functional
-        self.import_seconds = import_seconds
+        self.call_seconds = call_seconds    # each import's and each call's limit, unless a call names its own
         self.import_problems = {}
         self.banned = []            # attempts reported by the child: {"kind", "what", "where": [[file, line]]}
         self._report_bytes = 0
@@ -196,9 +196,9 @@ class Session:
                 continue
             lent = list(FUNCTIONAL) if module == "functional" and self.lent_functional is not None else []
             try:
-                meta, _ = self.child.request("import", timeout=self.import_seconds, module=module, substitute=lent)
+                meta, _ = self.child.request("import", timeout=self.call_seconds, module=module, substitute=lent)
             except ChildTimeout:
-                problem = (f"importing {module}.py did not finish within {self.import_seconds:.0f} s: is there an "
+                problem = (f"importing {module}.py did not finish within {self.call_seconds:.0f} s: is there an "
                            "infinite loop at module level?")
             except ChildDied as exc:
                 problem = (f"importing {module}.py stopped the Python process: your code {exc}" if str(exc) else
@@ -263,7 +263,7 @@ class Session:
         if name in self.hung:       # one hang is reported once per check, not waited for again
             raise StudentTimeout(f"{call} was not run: it did not finish within {self.hung[name]:.3g} s "
                                "earlier in this grading run (an infinite loop, or code far too slow).")
-        timeout = call_timeout(self.deadline, timeout, call)
+        timeout = call_timeout(self.deadline, self.call_seconds if timeout is None else timeout, call)
         start = time.perf_counter()
         try:
             meta, arrays = self.child.request(op, inputs, timeout=timeout, **fields)
@@ -288,7 +288,7 @@ class Session:
         echo = [arrays["echo." + name] for name in fields.get("echo", ()) if "echo." + name in arrays]
         return meta, value, echo
 
-    def call(self, fn, *args, timeout=10.0, echo=False, **kwargs):
+    def call(self, fn, *args, timeout=None, echo=False, **kwargs):
         """Call the student's function `fn` ("module.name") and return a Reply."""
         self._module_problem(fn)
         encoder = self._encoder()
@@ -299,7 +299,7 @@ class Session:
                                         echo=list(encoder.arrays) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
-    def method(self, obj, name, *args, label=None, timeout=10.0, echo=False):
+    def method(self, obj, name, *args, label=None, timeout=None, echo=False):
         """Call a method of a model living in the child."""
         self._ensure_child()
         encoder = self._encoder()
@@ -309,7 +309,7 @@ class Session:
                                         echo=list(encoder.arrays) if echo else [])
         return Reply(value, child_warnings(meta), meta["seconds"], echoed)
 
-    def call_and_pick(self, fn, *args, pick, overwrite=None, full=False, timeout=10.0):
+    def call_and_pick(self, fn, *args, pick, overwrite=None, full=False, timeout=None):
         """Call fn(*args) and get back only result[pick] (pick: (M, ndim) integer positions), then again
         after the child copies overwrite = (i, new_values) into argument i (an array). Returns the
         result's shape, the picked values before and after (None when the result is no array, the
@@ -331,7 +331,7 @@ class Session:
         shape = tuple(int(d) for d in value["shape"])
         return Picked(value, shape, value.get("before"), value.get("after"), value.get("full"))
 
-    def new(self, cls, store, bare_ok=False, timeout=10.0, **kwargs):
+    def new(self, cls, store, bare_ok=False, timeout=None, **kwargs):
         """Build a model `cls` ("mlp.MLP") in the child; returns its params."""
         self._module_problem(cls)
         encoder = self._encoder()
@@ -342,13 +342,13 @@ class Session:
                                    bare_ok=bare_ok)
         return Reply(value, child_warnings(meta), meta["seconds"])
 
-    def set_params(self, obj, params, timeout=10.0):
+    def set_params(self, obj, params, timeout=None):
         self._ensure_child()
         encoder = self._encoder()
         spec = encoder.encode({key: np.array(value) for key, value in params.items()}, "p")
         self._run(f"setting {obj.name}.params", "set_params", timeout, encoder.arrays, obj=obj.name, params=spec)
 
-    def get_params(self, obj, timeout=10.0):
+    def get_params(self, obj, timeout=None):
         self._ensure_child()
         _, value, _ = self._run(f"{obj.name}.params", "get_params", timeout, {}, obj=obj.name)
         return value
