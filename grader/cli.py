@@ -121,6 +121,8 @@ def grade_arguments(g):
     g.add_argument("submission", help="folder or .zip holding functional.py, mlp.py, cnn.py")
     g.add_argument("--json", metavar="FILE", help="write Gradescope's results.json here")
     g.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    g.add_argument("--report", metavar="FILE", help="write the whole report here as JSON: every check's message and "
+                   "time, the training records (what `batch` keeps for each student as report.json)")
     g.add_argument("--feedback", metavar="DIR", help="write the student's feedback report (feedback.md, feedback.html) here")
     g.add_argument("--feedback-stage", choices=list(STAGE_HELP), default="open",
                    help="what the feedback shows: " + "; ".join(f"{k}, {v}" for k, v in STAGE_HELP.items()))
@@ -189,6 +191,8 @@ def grade_command(args):
         outputs.append(("results.json", lambda r: write_gradescope(r, args.json)))
     if args.junit:
         outputs.append(("JUnit XML", lambda r: write_junit(r, args.junit)))
+    if args.report:
+        outputs.append(("report", lambda r: write_report(r, args.report)))
     if args.feedback:
         outputs.append(("feedback report", lambda r: write_feedback(r, args.feedback, data_root=args.data_root,
                                                                      show_hidden=args.feedback_show_hidden,
@@ -240,6 +244,12 @@ def grade_or_explain(args, rubric):
                    "the details in the grader's log and regrade it.")
         return crashed_report(args.submission, rubric.select(args.only, args.skip, args.public), message,
                               time.monotonic() - start)
+
+
+def write_report(report, path):
+    import json
+    from grader.formats.report_json import report_to_dict
+    Path(path).write_text(json.dumps(report_to_dict(report), indent=1) + "\n")
 
 
 def write_feedback(report, out_dir, **options):

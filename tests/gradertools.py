@@ -124,12 +124,16 @@ class GraderRun:
     stderr: str = ""
     results: object = None              # parsed results.json, or None
     results_error: str = ""
+    report: object = None               # parsed --report JSON (the whole report), when asked for
 
 
-def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, extra_args=()):
-    """Grade folder `submission` into `out_json` (cwd = repository root) under the watchdog."""
+def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, extra_args=(), report_json=None):
+    """Grade folder `submission` into `out_json` (cwd = repository root) under the watchdog; with
+    report_json, the whole report too (--report), read back into the run's `report`."""
     out_json = Path(out_json)
     cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--json", str(out_json)]
+    if report_json is not None:
+        cmd += ["--report", str(report_json)]
     for item in skip:
         cmd += ["--skip", item]
     for item in only:
@@ -158,6 +162,8 @@ def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, ex
             run.results_error = f"{out_json} is not valid JSON: {exc}"
     elif not run.results_error:
         run.results_error = f"the grader wrote no {out_json.name}"
+    if report_json is not None and Path(report_json).is_file():
+        run.report = json.loads(Path(report_json).read_text())
     return run
 
 
@@ -168,13 +174,15 @@ def reference_run(skip=()):
     """The grader's run on solution/ (once per test run and kind, see once_per_run), seen as a run
     with these --skip items: the skipped items' tests are left out and the scores summed again. A
     caller that skips both accuracy items shares a run that trains nothing (a few seconds); the
-    others share the full run, which trains both models."""
+    others share the full run, which trains both models, and whose whole report (--report) is the
+    run's `report`: the feedback tests render it."""
     kind = "untrained" if all(matches(item, skip) for item in ACCURACY_ITEMS) else "full"
     if kind not in _REFERENCE_RUNS:
         def grade_reference():
             work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
             submission = copy_submission(SOLUTION, work / "submission")
-            run = run_grader(submission, work / "results.json", skip=ACCURACY_ITEMS if kind == "untrained" else ())
+            run = run_grader(submission, work / "results.json", skip=ACCURACY_ITEMS if kind == "untrained" else (),
+                             report_json=work / "report.json" if kind == "full" else None)
             shutil.rmtree(work, ignore_errors=True)
             return asdict(run)
         _REFERENCE_RUNS[kind] = GraderRun(**once_per_run(f"reference-{kind}", grade_reference))

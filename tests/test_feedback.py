@@ -1,11 +1,12 @@
 """grader/feedback.py: the student's feedback report (feedback.md with sibling PNGs, and one
 self-contained feedback.html), rendered from real grading runs (about 60 s in all):
 
-- the reference, graded in this process with both accuracy checks (training: about 40 s, the bulk);
-- at the same time, in another process, a buggy submission (softmax over columns + MLP gradients
-  that accumulate): its visible softmax checks and an after_due_date mlp.backward check fail, its
-  MLP's training is stopped by the grader's replay of its SGD steps (so it has no training record),
-  its CNN is not trained;
+- the reference: the whole report (`grade --report`) of the suite's shared full grading of solution/
+  (gradertools.reference_run: every check, both models trained, once per test run);
+- a buggy submission (softmax over columns + MLP gradients that accumulate), graded in another
+  process: its visible softmax checks and an after_due_date mlp.backward check fail, its MLP's
+  training is stopped by the grader's replay of its SGD steps (so it has no training record), its
+  CNN is not trained;
 - and edited copies of those reports (no training) for broken records and hostile messages.
 
 The HTML is then opened in headless Chromium (Debian's `chromium`), driven over the DevTools
@@ -36,7 +37,6 @@ from data_scripts.fetch_mnist import verify
 from grader.checks.accuracy import SETTINGS
 from grader.feedback import REFERENCE_CURVES, STAGES, load_reference_curves, write_feedback
 from grader.formats.report_json import report_from_dict
-from grader.grade import grade
 from grader.rubric import load_rubric
 from mutants import MUTANTS
 
@@ -72,24 +72,19 @@ open(out, "w").write(json.dumps(report_to_dict(report)))
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    """{"reference": Report, "buggy": Report}. The buggy submission is graded in another process
-    (its MLP trains on the core the reference's MLP leaves free), the reference in this one."""
+    """{"reference": Report, "buggy": Report}, both read back from report.json data."""
     if verify(ROOT / "data"):
         pytest.skip("MNIST is not in data/ (run scripts/setup.sh)")
     work = tmp_path_factory.mktemp("graded")
     buggy = write_buggy_submission(work / "buggy")
-    other = subprocess.Popen([sys.executable, "-c", GRADE_TO_JSON, str(buggy), str(ROOT / "data"), str(work / "buggy.json"),
-                              "functional.softmax", "mlp.backward", "mlp.accuracy"], cwd=ROOT, stderr=subprocess.PIPE)
-    try:
-        reference = grade(gt.SOLUTION, load_rubric(), only=("functional", "mlp.accuracy", "cnn.accuracy"),
-                          data_root=ROOT / "data")
-        _, stderr = other.communicate(timeout=300)
-    finally:
-        if other.poll() is None:
-            other.kill()
-            other.wait()
-    assert other.returncode == 0, stderr.decode(errors="replace")[-3000:]
-    return {"reference": reference, "buggy": report_from_dict(json.loads((work / "buggy.json").read_text()))}
+    other = subprocess.run([sys.executable, "-c", GRADE_TO_JSON, str(buggy), str(ROOT / "data"), str(work / "buggy.json"),
+                            "functional.softmax", "mlp.backward", "mlp.accuracy"], cwd=ROOT, stderr=subprocess.PIPE,
+                           timeout=300)
+    assert other.returncode == 0, other.stderr.decode(errors="replace")[-3000:]
+    reference = gt.reference_run()
+    assert reference.report is not None, gt.describe(reference)
+    return {"reference": report_from_dict(reference.report),
+            "buggy": report_from_dict(json.loads((work / "buggy.json").read_text()))}
 
 
 @pytest.fixture(scope="module")
