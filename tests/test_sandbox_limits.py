@@ -148,13 +148,13 @@ HOLD = "import sys, time, numpy as np; block = np.ones(int(sys.argv[1]) * 2**20 
 
 def four_hogs():
     """Four processes touching 480 MB each at the same time; returns how many lived to finish."""
-    pids = [_spawn(HOLD, 480, 5) for _ in range(4)]
+    pids = [_spawn(HOLD, 480, 3) for _ in range(4)]       # all four start and touch theirs well within 3 s
     return np.array(sum(_wait(pid) for pid in pids))
 
 def biggest_hog():
     """Two helpers hold 300 MB each; then this process itself touches 500 MB."""
     helpers = [_spawn(HOLD, 300, 30) for _ in range(2)]
-    time.sleep(3)
+    time.sleep(1.5)                               # theirs touched (about 0.3 s on a busy machine)
     block = np.ones(500 * 2**20 // 8)
     return np.array(block.size)
 
