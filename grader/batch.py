@@ -552,7 +552,7 @@ def start_worker(parent_pid, config):
 def grade_student(task):
     """Grade one submission and write its files; returns its state. Never raises for a bad submission."""
     from grader.formats.gradescope import write_gradescope
-    from grader.formats.report_json import report_to_dict
+    from grader.formats.report_json import write_report_json
     from grader.grade import grade
 
     out = Path(task["out"])
@@ -563,7 +563,7 @@ def grade_student(task):
         report = grade(Path(task["path"]), WORKER["rubric_rows"], WORKER["only"], WORKER["skip"],
                        WORKER["public"], WORKER["data_root"])
         write_gradescope(report, out / "results.json")
-        write_atomically(out / "report.json", json.dumps(report_to_dict(report), indent=1) + "\n")
+        write_report_json(report, out / "report.json")
         feedback, feedback_note = write_student_feedback(report, out, WORKER["data_root"],
                                                          WORKER.get("feedback_stage", "open"))
         state = graded_state(task["student"], report, feedback, feedback_note, task["key"], task["path"],

@@ -181,6 +181,7 @@ def grade_command(args):
     start_probing()                 # while the rubric is read and the checks imported
     from grader.formats.gradescope import write_gradescope
     from grader.formats.junit import write_junit
+    from grader.formats.report_json import write_report_json
     from grader.formats.table import to_table
     from grader.rubric import load_rubric
 
@@ -192,7 +193,7 @@ def grade_command(args):
     if args.junit:
         outputs.append(("JUnit XML", lambda r: write_junit(r, args.junit)))
     if args.report:
-        outputs.append(("report", lambda r: write_report(r, args.report)))
+        outputs.append(("report", lambda r: write_report_json(r, args.report)))
     if args.feedback:
         outputs.append(("feedback report", lambda r: write_feedback(r, args.feedback, data_root=args.data_root,
                                                                      show_hidden=args.feedback_show_hidden,
@@ -244,12 +245,6 @@ def grade_or_explain(args, rubric):
                    "the details in the grader's log and regrade it.")
         return crashed_report(args.submission, rubric.select(args.only, args.skip, args.public), message,
                               time.monotonic() - start)
-
-
-def write_report(report, path):
-    import json
-    from grader.formats.report_json import report_to_dict
-    Path(path).write_text(json.dumps(report_to_dict(report), indent=1) + "\n")
 
 
 def write_feedback(report, out_dir, **options):

@@ -3,8 +3,10 @@ publish` rewrites the feedback from it) and a Dask worker sends one to the batch
 
 Its words are Gradescope's, as in every report.json written so far: "tests", each check's "name"
 and "output"; the Report calls them results, id and message. The mapping lives here only."""
+import json
 from dataclasses import asdict
 
+from grader.formats import write_atomically
 from grader.report import CheckResult, Report
 
 # report.json's name for each CheckResult field, in the order written
@@ -18,6 +20,11 @@ def report_to_dict(report):
     data = asdict(report)
     data["tests"] = [{key: result[field] for field, key in TEST_KEYS.items()} for result in data.pop("results")]
     return {key: data[key] for key in REPORT_KEYS}
+
+
+def write_report_json(report, path):
+    """report.json at path, written whole or not at all."""
+    write_atomically(path, json.dumps(report_to_dict(report), indent=1) + "\n")
 
 
 def report_from_dict(data):
