@@ -24,7 +24,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -60,16 +59,6 @@ def write_buggy_submission(dest):
     return folder
 
 
-GRADE_TO_JSON = """import json, sys
-from grader.grade import grade
-from grader.formats.report_json import report_to_dict
-from grader.rubric import load_rubric
-submission, data_root, out, *only = sys.argv[1:]
-report = grade(submission, load_rubric(), only=only, data_root=data_root)
-open(out, "w").write(json.dumps(report_to_dict(report)))
-"""
-
-
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     """{"reference": Report, "buggy": Report}, both read back from report.json data."""
@@ -77,14 +66,12 @@ def reports(tmp_path_factory):
         pytest.skip("MNIST is not in data/ (run scripts/setup.sh)")
     work = tmp_path_factory.mktemp("graded")
     buggy = write_buggy_submission(work / "buggy")
-    other = subprocess.run([sys.executable, "-c", GRADE_TO_JSON, str(buggy), str(ROOT / "data"), str(work / "buggy.json"),
-                            "functional.softmax", "mlp.backward", "mlp.accuracy"], cwd=ROOT, stderr=subprocess.PIPE,
-                           timeout=300)
-    assert other.returncode == 0, other.stderr.decode(errors="replace")[-3000:]
+    other = gt.run_grader(buggy, work / "buggy-results.json", only=("functional.softmax", "mlp.backward", "mlp.accuracy"),
+                          report_json=work / "buggy.json", timeout=300)
     reference = gt.reference_run()
-    assert reference.report is not None, gt.describe(reference)
-    return {"reference": report_from_dict(reference.report),
-            "buggy": report_from_dict(json.loads((work / "buggy.json").read_text()))}
+    for run in (other, reference):
+        assert run.returncode == 0 and run.report is not None, gt.describe(run)
+    return {"reference": report_from_dict(reference.report), "buggy": report_from_dict(other.report)}
 
 
 @pytest.fixture(scope="module")

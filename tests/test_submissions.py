@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import gradertools as gt
+from grader.rubric import DEFAULT
 from hostile import HOSTILE
 
 
@@ -113,7 +114,7 @@ def test_hostile_submission_is_graded_safely(case, tmp_path):
     extra = ()
     if case.call_seconds is not None:
         rubric = tmp_path / "rubric.toml"
-        text = (gt.ROOT / "grader" / "rubric.toml").read_text()
+        text = DEFAULT.read_text()
         assert text.count("\ncall_seconds = 10 ") == 1
         rubric.write_text(text.replace("\ncall_seconds = 10 ", f"\ncall_seconds = {case.call_seconds:g} ", 1))
         extra = ("--rubric", str(rubric))
