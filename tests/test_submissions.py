@@ -17,8 +17,9 @@ from hostile import HOSTILE
 CASES = {case.id: case for case in HOSTILE}
 ALTERNATIVES = gt.case_folders(gt.ALTERNATIVES)
 # The one alternative that is also trained (both models): code that keeps the input's dtype, as
-# dtype_preserving does, and the quickest of the alternatives to train (CNN 5.8 s per epoch here,
-# dtype_preserving 8.6 s, the reference 2.4 s): 44 CPU s for its grading instead of 66.
+# dtype_preserving does, and the quickest of the alternatives to train: its CNN keeps the columns of
+# forward for backward and masks by multiplying (np.where(Z > 0, dZ, 0) alone took 3.7 ms a batch),
+# 7.6 ms a training batch here against the reference's 4.7 and dtype_preserving's 19.
 ACCURACY_ALTERNATIVE = "float32_selftest"
 
 

@@ -11,11 +11,17 @@ def extract_patches(x, kh, kw):
     return as_strided(x, (N, C, H - kh + 1, W - kw + 1, kh, kw), st + st[2:], writeable=False)
 
 
-def conv2d_forward(x, weight, bias):
+def columns(x, kh, kw):
+    """Every window of x as a column: shape (C*kh*kw, N*OH*OW)."""
+    C = x.shape[1]
+    return extract_patches(x, kh, kw).transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, -1)
+
+
+def conv2d_forward(x, weight, bias, X_col=None):
     F, C, kh, kw = weight.shape
-    P = extract_patches(x, kh, kw)
-    N, _, OH, OW, _, _ = P.shape
-    X_col = P.transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, -1)      # (CKK, N*OH*OW)
+    N, _, H, W = x.shape
+    OH, OW = H - kh + 1, W - kw + 1
+    X_col = columns(x, kh, kw) if X_col is None else X_col              # (CKK, N*OH*OW)
     out = weight.reshape(F, -1) @ X_col + bias.reshape(-1, 1)           # (F, N*OH*OW)
     return out.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)
 
@@ -23,7 +29,7 @@ def conv2d_forward(x, weight, bias):
 def conv2d_backward(dout, x, weight):
     F, C, kh, kw = weight.shape
     N, _, OH, OW = dout.shape
-    X_col = extract_patches(x, kh, kw).transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, -1)
+    X_col = columns(x, kh, kw)
     d = dout.transpose(1, 0, 2, 3).reshape(F, -1)                        # (F, N*OH*OW)
     dweight = (d @ X_col.T).reshape(F, C, kh, kw)
     dbias = d.sum(axis=1)
@@ -56,20 +62,23 @@ class CNN:
     def forward(self, X):
         dt = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         X = X.astype(dt, copy=False)
-        Z = conv2d_forward(X, self._p("conv_W", dt), self._p("conv_b", dt))
+        k = self.params["conv_W"].shape[-1]
+        X_col = columns(X, k, k)                                         # kept for backward
+        Z = np.ascontiguousarray(conv2d_forward(X, self._p("conv_W", dt), self._p("conv_b", dt), X_col))
         A = relu(Z)
         flat = A.reshape(A.shape[0], -1)
         probs = softmax(flat @ self._p("fc_W", dt) + self._p("fc_b", dt))
-        self.X, self.Z, self.flat, self.probs = X, Z, flat, probs
+        self.X, self.X_col, self.Z, self.flat, self.probs = X, X_col, Z, flat, probs
         return probs
 
     def backward(self, targets):
         dt = self.probs.dtype
         delta = (self.probs - targets.astype(dt, copy=False)) / self.X.shape[0]
         dZ = (delta @ self._p("fc_W", dt).T).reshape(self.Z.shape)
-        dZ = np.where(self.Z > 0, dZ, 0)
-        _, dW, db = conv2d_backward(dZ, self.X, self._p("conv_W", dt))
-        return {"conv_W": dW, "conv_b": db, "fc_W": self.flat.T @ delta, "fc_b": delta.sum(axis=0)}
+        dZ = dZ * (self.Z > 0)
+        d = dZ.transpose(1, 0, 2, 3).reshape(dZ.shape[1], -1)              # (F, N*OH*OW); no dx: X is the input
+        dW = (d @ self.X_col.T).reshape(self.params["conv_W"].shape)
+        return {"conv_W": dW, "conv_b": d.sum(axis=1), "fc_W": self.flat.T @ delta, "fc_b": delta.sum(axis=0)}
 
     def step(self, grads, lr):
         for name, g in grads.items():
