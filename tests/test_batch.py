@@ -18,7 +18,7 @@ import pytest
 
 import gradertools as gt
 from grader import batch
-from grader.rubric import load_rubric
+from grader.rubric import DEFAULT, load_rubric
 
 ROOT = gt.ROOT
 NO_TRAINING = ("--skip", "mlp.accuracy", "--skip", "cnn.accuracy")
@@ -146,8 +146,13 @@ def graded_class(tmp_path_factory):
     (subs / "broken.zip").write_bytes(b"this is not a zip file")
     (subs / "notes.txt").write_text("grading notes\n")
     copy_reference(subs / ".hidden")
+    # The rubric with a 4 s limit per call instead of 10: the infinite loop spins for that long once.
+    rubric = root / "rubric.toml"
+    text = DEFAULT.read_text()
+    assert text.count("\ncall_seconds = 10 ") == 1
+    rubric.write_text(text.replace("\ncall_seconds = 10 ", "\ncall_seconds = 4 ", 1))
     out = root / "out"
-    proc = run_batch(subs, out, *NO_TRAINING, "--workers", "2")
+    proc = run_batch(subs, out, *NO_TRAINING, "--workers", "2", "--rubric", str(rubric))
     assert proc.returncode == 0, proc.stderr
     return subs, out, proc
 
