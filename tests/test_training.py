@@ -25,10 +25,11 @@ EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+)\s+loss_sum=([\d.]+)\s+loss_mean=([\
 
 @pytest.fixture(scope="session")
 def mnist():
-    """The real MNIST arrays; fetched once into data/ if missing (a no-op when present)."""
+    """The real MNIST arrays; fetched once into data/ if missing (a no-op when present). Read with
+    NumPy: torchvision gives identical arrays (tests/test_data.py) but its import alone takes 2 s."""
     fetch = ROOT / "data_scripts" / "fetch_mnist.py"
     subprocess.run([sys.executable, str(fetch), "--root", str(DATA_ROOT)], check=True)
-    return load_mnist(root=DATA_ROOT)
+    return load_mnist(root=DATA_ROOT, backend="numpy")
 
 
 @pytest.fixture(scope="module")
