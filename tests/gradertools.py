@@ -9,6 +9,7 @@ lists those leftovers, kills them (by pid) and reports them. It also enforces th
 
 No pytest and no third-party imports here: the watchdog runs as a plain script.
 """
+import ast
 import fcntl
 import hashlib
 import json
@@ -87,6 +88,21 @@ def hostile_sources(case):
             raise AssertionError(f"hostile {case.id}: edits {file}, which is removed or not a contract file")
         sources[file] = apply_edit(f"hostile {case.id}", file, old, new, sources[file])
     return sources
+
+
+def vectorized_untouched(mutant):
+    """True when the mutant's edit cannot move policy.vectorized, which runs only cnn.py's module-level
+    functions (conv2d_forward, conv2d_backward and the extract_patches they call): an edit of mlp.py,
+    functional.py or a method of CNN (a mutant is one honest edit inside one function; a hostile case
+    may reach anywhere, so this is for mutants only)."""
+    if "policy.vectorized" in mutant.breaks + mutant.may_break:
+        return False
+    if mutant.file != "cnn.py":
+        return True
+    text = (SOLUTION / mutant.file).read_text()
+    line = text[:text.index(mutant.old)].count("\n") + 1
+    return any(isinstance(node, ast.ClassDef) and node.lineno <= line <= node.end_lineno
+               for node in ast.parse(text).body)
 
 
 def write_mutant(mutant, dest):

@@ -4,8 +4,6 @@ Each mutant (tests/mutants.py) is a realistic student bug: one small text edit o
 file. The real grader grades solution/ with that edit; a mutant that keeps full marks is a bug the
 grader cannot see, and points lost elsewhere break "a bug costs points once".
 """
-import ast
-
 import pytest
 
 import gradertools as gt
@@ -26,8 +24,8 @@ def test_mutant_table_is_consistent():
         assert not unknown, f"{m.id}: unknown items {unknown}"
         assert not set(m.breaks) & set(m.may_break), f"{m.id}: an item is both in breaks and may_break"
         if "policy.vectorized" in m.breaks:                      # skipped_for keeps it for such edits
-            assert m.file == "cnn.py" and not in_a_class(m), m.id
-    assert sum(in_a_class(m) for m in MUTANTS if m.file == "cnn.py") >= 5
+            assert m.file == "cnn.py" and not gt.vectorized_untouched(m), m.id
+    assert sum(gt.vectorized_untouched(m) for m in MUTANTS if m.file == "cnn.py") >= 5     # the methods of CNN
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
@@ -48,22 +46,13 @@ def test_reference_gets_full_marks():
     assert not lost, f"the reference loses points in {lost}\n{gt.describe(run)}"
 
 
-def in_a_class(mutant):
-    """True when the mutant's edit lies inside a class of its file (a method of MLP or CNN)."""
-    text = (gt.SOLUTION / mutant.file).read_text()
-    line = text[:text.index(mutant.old)].count("\n") + 1
-    return any(isinstance(node, ast.ClassDef) and node.lineno <= line <= node.end_lineno
-               for node in ast.parse(text).body)
-
-
 def skipped_for(mutant):
     """The items a mutant is graded without: the accuracy items it does not break (training is slow)
-    and policy.vectorized when the edit cannot move it: that check runs only cnn.py's module-level
-    functions (conv2d_forward, conv2d_backward and the extract_patches they call), so an edit of
-    mlp.py, functional.py or a method of CNN cannot (it costs a third of a grading: the reference's
-    timing child and forty timed calls). Edits of those functions are graded on every item."""
+    and policy.vectorized when the edit cannot move it (gt.vectorized_untouched: an edit of mlp.py,
+    functional.py or a method of CNN; it costs a third of a grading: the reference's timing child and
+    forty timed calls). Edits of cnn.py's module-level functions are graded on every item."""
     skip = gt.default_skip(keep=mutant.breaks)
-    if "policy.vectorized" not in mutant.breaks + mutant.may_break and (mutant.file != "cnn.py" or in_a_class(mutant)):
+    if gt.vectorized_untouched(mutant):
         skip += ("policy.vectorized",)
     return skip
 
