@@ -68,10 +68,22 @@ def environment(runner, kit_zip, tmp_path):
 
 def test_the_workflow_passes_a_correct_submission(runner, kit_zip, tmp_path):
     repo = student_repo(tmp_path)
-    outcomes = run_steps(repo, environment(runner, kit_zip, tmp_path))
+    env = environment(runner, kit_zip, tmp_path)
+    outcomes = run_steps(repo, env)
     assert [(name, code) for name, code, _ in outcomes] == [
         ("Install the public grader", 0), ("Run the public checks", 0), ("All public checks pass", 0)], outcomes
     assert (repo / "public-checks.xml").is_file() and (repo / "public-checks.json").is_file()
+    # The kit installs only what the students' commands import (no matplotlib, tqdm or tomli-w), and
+    # each of those commands runs in that install: the report with --feedback, and handin.
+    env = {k: v for k, v in env.items() if k != "overrides"}
+    python = runner / "venv" / "bin" / "python"
+    missing = subprocess.run([python, "-c", "import matplotlib"], env=env, capture_output=True, text=True)
+    assert "No module named 'matplotlib'" in missing.stderr
+    for command in (["grade", ".", "--public", "--feedback", "fb"], ["handin", ".", "--out", "hw.zip"]):
+        proc = subprocess.run([runner / "venv" / "bin" / "mnist-grader", *command], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (command, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert (repo / "fb" / "feedback.html").is_file() and (repo / "hw.zip").is_file()
 
 
 def test_the_workflow_fails_while_a_public_check_fails(runner, kit_zip, tmp_path):

@@ -34,6 +34,10 @@ def test_the_public_kit_installs_the_mnist_grader_command(kit):
     from grader.rubric import tomllib
     project = tomllib.loads((kit / "pyproject.toml").read_text())["project"]
     assert project["scripts"] == {"mnist-grader": "grader.cli:main"}
+    # only what grade and handin import (tests/test_github_classroom.py runs them in such an install)
+    assert [d.split(">")[0] for d in project["dependencies"]] == ["numpy", "threadpoolctl", "tomli"]
+    full = tomllib.loads((gt.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert set(project["dependencies"]) < set(full)
     assert "mnist-grader grade" in (kit / "README.md").read_text()
 
 

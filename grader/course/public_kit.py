@@ -7,7 +7,8 @@ checks make (recorded here by grading the reference with those checks), so the s
 the same inputs and messages, run there without any solution code.
 
 It is a student's package: the grader package and the full kit's pyproject.toml (so `pip install -e`
-installs the same console script, mnist-grader), a README written for students, and nothing else.
+installs the same console script, mnist-grader; with only the dependencies the students' commands
+import, STUDENT_DEPENDENCIES), a README written for students, and nothing else.
 No solution/ folder at all: the kit trains nothing, so it needs no MNIST reader (the students' own
 data.py, from the assignment, is where they expect it; solution/data.py stays the only hand-edited
 copy), and its command line offers only the students' verbs (grader/cli.py: the staff's need
@@ -15,7 +16,9 @@ solution/). The zip holds one folder, ZIP_FOLDER, so that unzipping it next to (
 homework folder never mixes its README.md with the assignment's.
 """
 import dataclasses
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -28,6 +31,11 @@ from grader.errors import GraderError
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 COPIED = ["grader", "pyproject.toml"]
+# What the students' commands import (grade, handin): the kit's pyproject.toml keeps only these of the
+# full kit's dependencies, with their versions. matplotlib (training pictures), tqdm (batch) and tomli-w
+# (building kits) serve the staff's commands; without them a student's install is about 10 packages
+# and 6 CPU s lighter.
+STUDENT_DEPENDENCIES = ("numpy", "threadpoolctl", "tomli")
 ZIP_FOLDER = "mnist-public-kit"
 PUBLIC_README = """# MNIST from scratch: the public checks
 
@@ -143,6 +151,20 @@ PUBLIC_RUBRIC_HEADER = """\
 """
 
 
+def student_pyproject(text):
+    """The full kit's pyproject.toml with [project] dependencies cut to STUDENT_DEPENDENCIES."""
+    from grader.rubric import tomllib
+    wanted = [d for d in tomllib.loads(text)["project"]["dependencies"]
+              if re.match(r"[A-Za-z0-9_.-]+", d).group().lower() in STUDENT_DEPENDENCIES]
+    block = re.compile(r"^dependencies = \[\n.*?^\]\n", re.M | re.S)
+    cut = block.sub(lambda _: "dependencies = [\n" + "".join(f"    {json.dumps(d)},\n" for d in wanted) + "]\n",
+                    text, count=1)
+    if tomllib.loads(cut)["project"]["dependencies"] != wanted or len(wanted) != len(STUDENT_DEPENDENCIES):
+        raise GraderError("Could not cut the dependencies of pyproject.toml for the public kit: "
+                          "keep them as one `dependencies = [` ... `]` block, one requirement per line.")
+    return cut
+
+
 def public_rubric_text(rubric_path):
     """The rubric with only its visible checks (the others cannot run without the solution) and salt 0
     (the course's salt stays secret), read and written as TOML: every row the grader reads as visible
@@ -180,6 +202,7 @@ def build_public_kit(out, rubric_path=None):
     for name in COPIED:
         source = KIT_ROOT / name
         (shutil.copytree(source, out / name, ignore=ignore) if source.is_dir() else shutil.copy(source, out / name))
+    (out / "pyproject.toml").write_text(student_pyproject((KIT_ROOT / "pyproject.toml").read_text()))
     (out / "grader" / "rubric.toml").write_text(public_rubric_text(rubric_path))
     (out / "README.md").write_text(PUBLIC_README.format(commands=student_commands()))
     answers.save(out / "grader" / reference.RECORDING.name)
