@@ -90,6 +90,15 @@ def hostile_sources(case):
     return sources
 
 
+def rubric_with(path, old, new):
+    """grader/rubric.toml with its one occurrence of `old` replaced by `new` (a limit changed for a
+    test), written to path; returns path."""
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in grader/rubric.toml"
+    Path(path).write_text(text.replace(old, new))
+    return path
+
+
 def vectorized_untouched(mutant):
     """True when the mutant's edit cannot move policy.vectorized, which runs only cnn.py's module-level
     functions (conv2d_forward, conv2d_backward and the extract_patches they call): an edit of mlp.py,

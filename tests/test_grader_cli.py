@@ -13,7 +13,6 @@ import xmlschema
 
 import gradertools as gt
 from grader.cli import PLUGGED_VERBS
-from grader.rubric import DEFAULT
 
 ROOT = gt.ROOT
 NO_TRAINING = tuple(x for item in gt.ACCURACY_ITEMS for x in ("--skip", item))
@@ -188,8 +187,7 @@ def test_code_slow_in_every_call_gets_a_report_within_the_grading_budget(tmp_pat
     functional.write_text(functional.read_text().replace(
         "import numpy as np\n", "import time\n\nimport numpy as np\n\ntime.sleep(0.5)\n", 1).replace(
         '    """Apply the logistic sigmoid elementwise.', '    time.sleep(2.0)\n    """Apply the logistic sigmoid elementwise.', 1))
-    rubric = tmp_path / "rubric.toml"
-    rubric.write_text(DEFAULT.read_text().replace("\ngrading_seconds = 300", "\ngrading_seconds = 5", 1))
+    rubric = gt.rubric_with(tmp_path / "rubric.toml", "\ngrading_seconds = 300", "\ngrading_seconds = 5")
     run = gt.run_grader(submission, tmp_path / "results.json", only=("functional", "mlp.forward"),
                         extra_args=("--rubric", str(rubric)), timeout=240)
     assert run.returncode == 0 and run.results, gt.describe(run)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import gradertools as gt
-from grader.rubric import DEFAULT
 from hostile import HOSTILE
 
 
@@ -114,10 +113,7 @@ def test_hostile_submission_is_graded_safely(case, tmp_path):
     root_fake_before = FAKE_PLACES[0].exists()
     extra = ()
     if case.call_seconds is not None:
-        rubric = tmp_path / "rubric.toml"
-        text = DEFAULT.read_text()
-        assert text.count("\ncall_seconds = 10 ") == 1
-        rubric.write_text(text.replace("\ncall_seconds = 10 ", f"\ncall_seconds = {case.call_seconds:g} ", 1))
+        rubric = gt.rubric_with(tmp_path / "rubric.toml", "\ncall_seconds = 10 ", f"\ncall_seconds = {case.call_seconds:g} ")
         extra = ("--rubric", str(rubric))
     try:
         run = gt.run_grader(submission, out, skip=skip, extra_args=extra)
