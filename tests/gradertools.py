@@ -2,12 +2,8 @@
 correct solutions, hostile cases): build a submission folder, run
 `python -m grader grade DIR --json results.json`, and read the scores per contract item.
 
-The grader runs under a small watchdog (this file, run as a script: `python gradertools.py reap
-...`). The watchdog makes itself a Linux "child subreaper", so every process the grader or the
-student's code leaves behind is re-parented to it instead of to init; after the grader exits it
-lists those leftovers, kills them (by pid) and reports them. It also enforces the time bound.
-
-No pytest and no third-party imports here: the watchdog runs as a plain script.
+The grader runs under a small watchdog (tests/reaper.py, a script of its own): it kills and reports
+every process the grader or the student's code leaves behind, and enforces the time bound.
 """
 import ast
 import fcntl
@@ -15,13 +11,13 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from reaper import descendants, in_group, live_descendants, process_table  # noqa: F401 (gt.*, for the tests)
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -41,8 +37,7 @@ ACCURACY_ITEMS = ("mlp.accuracy", "cnn.accuracy")
 
 # Wall-clock bound for one whole grading run (the accuracy checks alone may train for minutes).
 GRADE_TIMEOUT = float(os.environ.get("GRADER_TEST_TIMEOUT", "900"))
-# Leftover processes get this long to disappear after the grader exits before they count.
-LEFTOVER_GRACE = 3.0
+REAPER = TESTS / "reaper.py"
 
 
 FAKE_MARKER = "FAKE-RESULTS-7f3c"     # in every fake results JSON written by tests/hostile.py cases
@@ -166,7 +161,7 @@ def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, ex
     cmd += list(extra_args)
     logs = Path(tempfile.mkdtemp(prefix="grader-run-"))
     report = logs / "watchdog.json"
-    watchdog = [sys.executable, str(Path(__file__).resolve()), "reap", "--timeout", str(timeout),
+    watchdog = [sys.executable, "-S", str(REAPER), "--timeout", str(timeout),
                 "--report", str(report), "--stdout", str(logs / "stdout.txt"),
                 "--stderr", str(logs / "stderr.txt"), "--cwd", str(ROOT), "--", *cmd]
     run = GraderRun(command=cmd)
@@ -190,6 +185,31 @@ def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, ex
     if report_json is not None and Path(report_json).is_file():
         run.report = json.loads(Path(report_json).read_text())
     return run
+
+
+def mutant_skip(mutant):
+    """The items a mutant is graded without: the accuracy items it does not break (training is slow)
+    and policy.vectorized when the edit cannot move it (vectorized_untouched: an edit of mlp.py,
+    functional.py or a method of CNN; it costs a third of a grading: the reference's timing child and
+    forty timed calls). Edits of cnn.py's module-level functions are graded on every item."""
+    skip = default_skip(keep=mutant.breaks)
+    if vectorized_untouched(mutant):
+        skip += ("policy.vectorized",)
+    return skip
+
+
+def mutant_run(mutant):
+    """The grader's run on the mutant, without the items of mutant_skip, once per test run (see
+    once_per_run): test_mutants judges it, and test_public_kit compares the public kit's verdicts
+    with its visible checks."""
+    def grade_mutant():
+        work = Path(tempfile.mkdtemp(prefix=f"grader-mutant-{mutant.id}-"))
+        try:
+            return asdict(run_grader(write_mutant(mutant, work / "submission"), work / "results.json",
+                                     skip=mutant_skip(mutant)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return GraderRun(**once_per_run(f"mutant-{mutant.id}", grade_mutant))
 
 
 _REFERENCE_RUNS = {}
@@ -378,133 +398,3 @@ def describe(run, items=None, width=400):
     if run.stderr.strip():
         lines.append("stderr (end): " + run.stderr.strip()[-1500:])
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------ the watchdog
-
-def _become_subreaper():
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0          # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
-
-
-def process_table():
-    """{pid: (parent pid, process group, state)} of every process this one can see (/proc/PID/stat)."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()      # the name in parentheses may hold spaces
-        table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0])
-    return table
-
-
-def descendants(root=None):
-    """[(pid, state)] of every process below root (default: this one), zombies included."""
-    children = {}
-    for pid, (parent, _, state) in process_table().items():
-        children.setdefault(parent, []).append((pid, state))
-    found, stack = [], [os.getpid() if root is None else root]
-    while stack:
-        for pid, state in children.get(stack.pop(), []):
-            found.append((pid, state))
-            stack.append(pid)
-    return found
-
-
-def live_descendants(root=None):
-    """The pids of the live (not zombie) processes below root (default: this one)."""
-    return [pid for pid, state in descendants(root) if state not in ("Z", "X")]
-
-
-def in_group(pgid):
-    """The pids of the live processes of process group pgid."""
-    return [pid for pid, (_, group, state) in process_table().items() if group == pgid and state not in ("Z", "X")]
-
-
-def _reap_zombies():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return "?"
-
-
-def _collect_leftovers(grace):
-    deadline = time.monotonic() + grace
-    while True:
-        _reap_zombies()
-        live = live_descendants()
-        if not live or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    leftovers = [{"pid": pid, "cmdline": _cmdline(pid)} for pid in live]
-    for pid in live:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    if live:
-        time.sleep(0.2)
-        _reap_zombies()
-    return leftovers
-
-
-def _reap_main(argv):
-    import argparse
-    parser = argparse.ArgumentParser(prog="gradertools.py reap")
-    parser.add_argument("--timeout", type=float, required=True)
-    parser.add_argument("--report", required=True)
-    parser.add_argument("--stdout", required=True)
-    parser.add_argument("--stderr", required=True)
-    parser.add_argument("--cwd", required=True)
-    parser.add_argument("cmd", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    subreaper = _become_subreaper()
-    start = time.monotonic()
-    timed_out = False
-    with open(args.stdout, "wb") as out, open(args.stderr, "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=args.cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
-        try:
-            returncode = proc.wait(timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                proc.kill()
-            returncode = proc.wait()
-    elapsed = time.monotonic() - start
-    leftovers = _collect_leftovers(LEFTOVER_GRACE) if subreaper else []
-    with open(args.report, "w") as fh:
-        json.dump({"returncode": returncode, "timed_out": timed_out, "elapsed": elapsed,
-                   "leftovers": leftovers, "subreaper": subreaper}, fh)
-    return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["reap"]:
-        sys.exit(_reap_main(sys.argv[2:]))
-    sys.exit("usage: python gradertools.py reap --timeout S --report F --stdout F --stderr F --cwd D -- CMD...")

@@ -23,7 +23,7 @@ def test_mutant_table_is_consistent():
         unknown = [i for i in m.breaks + m.may_break if i not in gt.ITEMS]
         assert not unknown, f"{m.id}: unknown items {unknown}"
         assert not set(m.breaks) & set(m.may_break), f"{m.id}: an item is both in breaks and may_break"
-        if "policy.vectorized" in m.breaks:                      # skipped_for keeps it for such edits
+        if "policy.vectorized" in m.breaks:                      # gt.mutant_skip keeps it for such edits
             assert m.file == "cnn.py" and not gt.vectorized_untouched(m), m.id
     assert sum(gt.vectorized_untouched(m) for m in MUTANTS if m.file == "cnn.py") >= 5     # the methods of CNN
 
@@ -46,22 +46,10 @@ def test_reference_gets_full_marks():
     assert not lost, f"the reference loses points in {lost}\n{gt.describe(run)}"
 
 
-def skipped_for(mutant):
-    """The items a mutant is graded without: the accuracy items it does not break (training is slow)
-    and policy.vectorized when the edit cannot move it (gt.vectorized_untouched: an edit of mlp.py,
-    functional.py or a method of CNN; it costs a third of a grading: the reference's timing child and
-    forty timed calls). Edits of cnn.py's module-level functions are graded on every item."""
-    skip = gt.default_skip(keep=mutant.breaks)
-    if gt.vectorized_untouched(mutant):
-        skip += ("policy.vectorized",)
-    return skip
-
-
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
-def test_mutant_loses_points_in_its_items_only(mutant, tmp_path):
-    submission = gt.write_mutant(mutant, tmp_path / "submission")
-    skip = skipped_for(mutant)
-    run = gt.run_grader(submission, tmp_path / "results.json", skip=skip)
+def test_mutant_loses_points_in_its_items_only(mutant):
+    run = gt.mutant_run(mutant)
+    skip = gt.mutant_skip(mutant)
     problems = gt.run_problems(run, skip)
     assert not problems, "\n".join(problems) + "\n" + gt.describe(run)
 

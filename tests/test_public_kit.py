@@ -111,11 +111,13 @@ def test_the_public_kit_gives_the_reference_full_marks_on_every_visible_check(ki
 def test_the_public_kit_judges_like_the_full_grader(kit, tmp_path, mutant_id):
     mutant = next(m for m in MUTANTS if m.id == mutant_id)
     submission = gt.write_mutant(mutant, tmp_path / "submission")
-    # Both without policy.vectorized where the edit cannot move it (as in test_mutants.py); the conv
-    # mutants here and the reference (above) compare it.
-    skip = ("policy.vectorized",) if gt.vectorized_untouched(mutant) else ()
+    # The full grader's verdicts are test_mutants.py's run of the same mutant (gt.mutant_run: graded once
+    # per test run), on its visible checks. Both without policy.vectorized where the edit cannot move it;
+    # the conv mutants here and the reference (above) compare it.
+    skip = tuple(item for item in gt.mutant_skip(mutant) if item not in gt.ACCURACY_ITEMS)    # the kit has none
     public = grade_with_kit(kit, submission, tmp_path / "public.json", skip)
-    full = gt.run_grader(submission, tmp_path / "full.json", extra_args=["--public"], skip=gt.ACCURACY_ITEMS + skip).results
+    full = gt.mutant_run(mutant).results
+    full = {"tests": [t for t in full["tests"] if t["visibility"] == "visible"]}
     if mutant.file == "functional.py":
         # Without the reference's functional.py to lend, a functional bug also shows in the models' checks
         # in the public kit; functional.py's own checks must still agree.
