@@ -38,6 +38,9 @@ ACCURACY_ITEMS = ("mlp.accuracy", "cnn.accuracy")
 # Wall-clock bound for one whole grading run (the accuracy checks alone may train for minutes).
 GRADE_TIMEOUT = float(os.environ.get("GRADER_TEST_TIMEOUT", "900"))
 REAPER = TESTS / "reaper.py"
+# "0": every grading of run_grader starts `python -m grader` afresh (under tests/reaper.py), instead of
+# being forked by tests/zygote.py (the same code from grader/__main__.py on, 0.2 CPU s less a grading).
+FORK_GRADER = os.environ.get("MNIST_TESTS_FORK_GRADER", "1") != "0"
 
 
 FAKE_MARKER = "FAKE-RESULTS-7f3c"     # in every fake results JSON written by tests/hostile.py cases
@@ -147,9 +150,11 @@ class GraderRun:
     report: object = None               # parsed --report JSON (the whole report), when asked for
 
 
-def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, extra_args=(), report_json=None):
+def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, extra_args=(), report_json=None,
+               fork=FORK_GRADER):
     """Grade folder `submission` into `out_json` (cwd = repository root) under the watchdog; with
-    report_json, the whole report too (--report), read back into the run's `report`."""
+    report_json, the whole report too (--report), read back into the run's `report`. fork=False:
+    in a fresh `python -m grader` (see watched)."""
     out_json = Path(out_json)
     cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--json", str(out_json)]
     if report_json is not None:
@@ -160,18 +165,13 @@ def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, ex
         cmd += ["--only", item]
     cmd += list(extra_args)
     logs = Path(tempfile.mkdtemp(prefix="grader-run-"))
-    report = logs / "watchdog.json"
-    watchdog = [sys.executable, "-S", str(REAPER), "--timeout", str(timeout),
-                "--report", str(report), "--stdout", str(logs / "stdout.txt"),
-                "--stderr", str(logs / "stderr.txt"), "--cwd", str(ROOT), "--", *cmd]
     run = GraderRun(command=cmd)
-    proc = subprocess.run(watchdog, capture_output=True, text=True, timeout=timeout + 120)
-    if report.is_file():
-        info = json.loads(report.read_text())
+    info = watched(cmd, timeout, logs, fork)
+    if isinstance(info, dict):
         run.returncode, run.timed_out = info["returncode"], info["timed_out"]
         run.elapsed, run.leftovers, run.subreaper = info["elapsed"], info["leftovers"], info["subreaper"]
     else:
-        run.results_error = f"the watchdog failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+        run.results_error = info
     run.stdout = _read(logs / "stdout.txt")
     run.stderr = _read(logs / "stderr.txt")
     shutil.rmtree(logs, ignore_errors=True)
@@ -210,6 +210,64 @@ def mutant_run(mutant):
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return GraderRun(**once_per_run(f"mutant-{mutant.id}", grade_mutant))
+
+
+# ------------------------------------------------------------------------------------ the watchdog
+
+_ZYGOTE = {}
+
+
+def watched(cmd, timeout, logs, fork=FORK_GRADER):
+    """The watchdog's report of `cmd` (`python -m grader ...`, run from the kit's folder, its output
+    in logs/stdout.txt and logs/stderr.txt): {"returncode", "timed_out", "elapsed", "leftovers",
+    "subreaper"}, or a sentence saying why there is none. Forked by this process's zygote
+    (tests/zygote.py) when it can; started by tests/reaper.py otherwise."""
+    request = {"argv": cmd[3:], "cwd": str(ROOT), "env": dict(os.environ), "timeout": timeout,
+               "stdout": str(logs / "stdout.txt"), "stderr": str(logs / "stderr.txt")}
+    if fork and cmd[:3] == [sys.executable, "-m", "grader"]:
+        reply = _ask_zygote(request, timeout + 120)
+        if reply is not None:
+            return reply
+    report = logs / "watchdog.json"
+    watchdog = [sys.executable, "-S", str(REAPER), "--timeout", str(timeout), "--report", str(report),
+                "--stdout", request["stdout"], "--stderr", request["stderr"], "--cwd", str(ROOT), "--", *cmd]
+    proc = subprocess.run(watchdog, capture_output=True, text=True, timeout=timeout + 120)
+    if report.is_file():
+        return json.loads(report.read_text())
+    return f"the watchdog failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+
+
+def _ask_zygote(request, timeout):
+    """The zygote's answer to one request, or None if it could not answer (it is then stopped, and
+    the next request starts a new one)."""
+    import select
+    environment = {k: v for k, v in request["env"].items() if k != "PYTEST_CURRENT_TEST"}
+    zygote = _ZYGOTE.get("proc")
+    if zygote is not None and (zygote.poll() is not None or _ZYGOTE["env"] != environment):
+        _stop_zygote()                  # it imported the grader with other environment variables
+        zygote = None
+    if zygote is None:
+        zygote = _ZYGOTE["proc"] = subprocess.Popen([sys.executable, str(TESTS / "zygote.py")], cwd=ROOT,
+                                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.DEVNULL, env=request["env"])
+        _ZYGOTE["env"] = environment
+    try:
+        zygote.stdin.write(json.dumps(request).encode() + b"\n")
+        zygote.stdin.flush()
+        if select.select([zygote.stdout], [], [], timeout)[0]:
+            line = zygote.stdout.readline()
+            if line:
+                return json.loads(line)
+    except (OSError, ValueError):
+        pass
+    _stop_zygote()
+    return None
+
+
+def _stop_zygote():
+    zygote = _ZYGOTE.pop("proc")
+    zygote.kill()
+    zygote.wait()
 
 
 _REFERENCE_RUNS = {}

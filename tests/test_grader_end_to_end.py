@@ -27,6 +27,10 @@ def test_skeleton_scores_zero_on_every_check_with_a_clean_report(tmp_path):
 
 
 def test_same_submission_same_score_every_run(tmp_path):
-    runs = [gt.run_grader(gt.SOLUTION, tmp_path / f"{i}.json", skip=gt.ACCURACY_ITEMS).results for i in range(2)]
+    """Also however the tests start the grader: forked by tests/zygote.py (as run_grader does by
+    default), or a fresh `python -m grader`."""
+    runs = [gt.run_grader(gt.SOLUTION, tmp_path / f"{i}.json", skip=gt.ACCURACY_ITEMS, fork=fork)
+            for i, fork in enumerate((True, False))]
+    assert [(run.returncode, run.leftovers, run.subreaper) for run in runs] == [(0, [], True)] * 2
     strip = lambda r: [(t["name"], t["score"], t["status"]) for t in r["tests"]]
-    assert strip(runs[0]) == strip(runs[1])
+    assert strip(runs[0].results) == strip(runs[1].results)
