@@ -1,17 +1,21 @@
-"""The tests' gradings without Python's start-up and the grader's imports each time: a process that
-has imported what `python -m grader grade` imports forks one grader per grading.
+"""The tests' gradings without Python's start-up, the grader's imports and the sandbox probes each
+time: a process that has done them forks one grader per grading.
 
 Of a grading's CPU time (about 1 s for a submission without training), 0.2 s is Python starting and
-importing NumPy and the grader, and the suite grades about 200 submissions through
-gradertools.run_grader, which sends them here. Every other way the tests start the grader (the
-console script, `batch` and its workers, Gradescope's run_autograder, the public kit, nbgrader)
-still starts a fresh Python.
+importing NumPy and the grader, and 0.15 s finding the Python for student code and the sandbox (two
+probe processes); the suite grades about 200 submissions through gradertools.run_grader, which sends
+them here. Every other way the tests start the grader (the console script, `batch` and its workers,
+Gradescope's run_autograder, the public kit, nbgrader, run_grader(fork=False)) still starts a fresh
+Python that probes.
 
-`python zygote.py` (started by gradertools, one per test process, with the kit as its working
-folder and the environment of the gradings it is sent: gradertools starts another when a test has
-changed an environment variable, since the grader may read some as it is imported): it sizes BLAS as the command line does before NumPy loads (cli.one_blas_thread), imports
-the grader's modules, becomes a child subreaper (as tests/reaper.py does), and reads requests on
-stdin, one JSON line each: {"argv", "cwd", "env", "stdout", "stderr", "timeout"}. For each, it forks:
+`python zygote.py` is started by gradertools, one per test process, with the kit as its working
+folder and the environment of the gradings it is sent (gradertools starts another when a test has
+changed an environment variable: the grader reads some as it is imported, and the sandbox found
+depends on others). It sizes BLAS as the command line does before NumPy loads
+(cli.one_blas_thread), imports the grader's modules, finds the Python for student code and the
+sandbox once (child_python, sandbox_mode), as each of `batch`'s workers does before its first
+grading, becomes a child subreaper (as tests/reaper.py does), and reads requests on stdin, one JSON
+line each: {"argv", "cwd", "env", "stdout", "stderr", "timeout"}. For each, it forks:
 - the fork is the grader. It takes a session of its own, the request's environment and working
   folder, /dev/null as stdin and the two files as stdout and stderr, then runs grader/__main__.py
   as `python -m grader` does (runpy) and ends as a Python program ends: its SystemExit leaves
@@ -33,7 +37,8 @@ from grader.sandbox.limits import THREAD_VARIABLES       # NumPy is not imported
 
 
 def load_the_grader():
-    """Import what a grading imports, after the environment the command line sets first."""
+    """Import what a grading imports, after the environment the command line sets first, and find
+    the Python for student code and the sandbox."""
     from grader.cli import one_blas_thread
     one_blas_thread()
     import grader.cli  # noqa: F401
@@ -46,6 +51,9 @@ def load_the_grader():
     import grader.rubric  # noqa: F401
     from grader.checks import load_all
     load_all()
+    from grader.sandbox.process import child_python, sandbox_mode
+    child_python()
+    sandbox_mode()
 
 
 def wait(pid, timeout):
