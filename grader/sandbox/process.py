@@ -53,6 +53,7 @@ from grader.sandbox.procfs import holding_environment
 CHILD_SOURCE = Path(__file__).with_name("child.py")
 KIT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_VENV = KIT_ROOT / ".venv-child"           # made by scripts/setup.sh
+MAX_LINE = 100          # bytes of a line of the child's reply channel that are kept (ChildProcess._read_line)
 
 
 # One thread per BLAS pool, as in every child (Limits.threads), for the probes below: their `import
@@ -332,6 +333,7 @@ class ChildProcess:
         self.token = secrets.token_hex(8)
         self.counter = 0
         self.proc = self.pidfd = self.group = self.identity = self.folder = None
+        self.unread = b""            # read from the child's reply channel, not yet taken as a line
         self.base_fd = self.work_fd = None
         self.reports = None          # read end of the pipe on which the child's tripwire reports attempts
         self.exceeded = None         # set by the Budget's watcher when it stops this child
@@ -450,26 +452,27 @@ class ChildProcess:
         return ""
 
     def _read_line(self, timeout):
-        """One line from the child's reply channel. The child's death is noticed by its pid (a pidfd),
-        never by the pipe's end: a grandchild holding the pipe open cannot stretch a request."""
+        """One line from the child's reply channel (at most MAX_LINE bytes of it: the lines the grader
+        waits for are short, so a longer one is garbage, cut to its end). The child's death is noticed
+        by its pid (a pidfd), never by the pipe's end: a grandchild holding the pipe open cannot
+        stretch a request. What is read beyond the line waits in self.unread for the next call."""
         deadline = time.monotonic() + timeout
-        buffer = b""
         fd = self.proc.stdout.fileno()
         while True:
+            if b"\n" in self.unread:
+                line, self.unread = self.unread.split(b"\n", 1)
+                return line[-MAX_LINE:].decode(errors="replace")
+            self.unread = self.unread[-MAX_LINE:]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ChildTimeout()
             watched = [fd] if self.pidfd is None else [fd, self.pidfd]
             ready, _, _ = select.select(watched, [], [], remaining if self.pidfd is not None else min(remaining, 0.05))
             if fd in ready:
-                chunk = os.read(fd, 1)
+                chunk = os.read(fd, 4096)
                 if not chunk:
                     raise ChildDied(self._reason())
-                if chunk == b"\n":
-                    return buffer.decode(errors="replace")
-                buffer += chunk
-                if len(buffer) > 100:
-                    buffer = b""
+                self.unread += chunk
             elif ready or (self.pidfd is None and self.proc.poll() is not None):
                 raise ChildDied(self._reason())      # exited, and nothing is left to read
 
