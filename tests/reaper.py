@@ -1,5 +1,6 @@
 """The watchdog the tests run the grader under: `python -S reaper.py --timeout S --report F --stdout F
---stderr F --cwd D -- CMD...` (gradertools.run_grader starts it).
+--stderr F --cwd D [--grace S] -- CMD...` (gradertools.run_grader starts it when it does not fork the
+grader from tests/zygote.py, which does the same with this file's functions).
 
 It makes itself a Linux "child subreaper", so every process the grader or the student's code leaves
 behind is re-parented to it instead of to init; after the grader exits it lists those leftovers,
@@ -115,6 +116,7 @@ def main(argv):
     parser.add_argument("--stdout", required=True)
     parser.add_argument("--stderr", required=True)
     parser.add_argument("--cwd", required=True)
+    parser.add_argument("--grace", type=float, default=LEFTOVER_GRACE)
     parser.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -134,7 +136,7 @@ def main(argv):
                 proc.kill()
             returncode = proc.wait()
     elapsed = time.monotonic() - start
-    leftovers = _collect_leftovers(LEFTOVER_GRACE) if subreaper else []
+    leftovers = _collect_leftovers(args.grace) if subreaper else []
     with open(args.report, "w") as fh:
         json.dump({"returncode": returncode, "timed_out": timed_out, "elapsed": elapsed,
                    "leftovers": leftovers, "subreaper": subreaper}, fh)
