@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import reaper
 from reaper import descendants, in_group, live_descendants, process_table  # noqa: F401 (gt.*, for the tests)
 
 TESTS = Path(__file__).resolve().parent
@@ -200,17 +201,23 @@ def mutant_skip(mutant):
 
 
 def mutant_run(mutant):
-    """The grader's run on the mutant, without the items of mutant_skip, once per test run (see
-    once_per_run): test_mutants judges it, and test_public_kit compares the public kit's verdicts
-    with its visible checks."""
-    def grade_mutant():
-        work = Path(tempfile.mkdtemp(prefix=f"grader-mutant-{mutant.id}-"))
+    """The grader's run on the mutant, without the items of mutant_skip, once per test run:
+    test_mutants judges it, and test_public_kit compares the public kit's verdicts with its visible
+    checks."""
+    return graded_once(f"mutant-{mutant.id}", lambda folder: write_mutant(mutant, folder), skip=mutant_skip(mutant))
+
+
+def graded_once(name, write_submission, report=False, **options):
+    """run_grader's run (with these options; report: with --report) on the submission that
+    write_submission(folder) writes, once per test run (see once_per_run), in a temporary folder."""
+    def grade():
+        work = Path(tempfile.mkdtemp(prefix=f"grader-{name}-"))
         try:
-            return asdict(run_grader(write_mutant(mutant, work / "submission"), work / "results.json",
-                                     skip=mutant_skip(mutant)))
+            return asdict(run_grader(write_submission(work / "submission"), work / "results.json",
+                                     report_json=work / "report.json" if report else None, **options))
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    return GraderRun(**once_per_run(f"mutant-{mutant.id}", grade_mutant))
+    return GraderRun(**once_per_run(name, grade))
 
 
 # ------------------------------------------------------------------------------------ the watchdog
@@ -218,11 +225,12 @@ def mutant_run(mutant):
 _ZYGOTE = {}
 
 
-def watched(cmd, timeout, logs, fork=FORK_GRADER):
-    """The watchdog's report of `cmd` (`python -m grader ...`, run from the kit's folder, its output
-    in logs/stdout.txt and logs/stderr.txt): {"returncode", "timed_out", "elapsed", "leftovers",
-    "subreaper"}, or a sentence saying why there is none. Forked by this process's zygote
-    (tests/zygote.py) when it can; started by tests/reaper.py otherwise."""
+def watched(cmd, timeout, logs, fork=FORK_GRADER, grace=reaper.LEFTOVER_GRACE):
+    """The watchdog's report of `cmd` (run from the kit's folder, its output in logs/stdout.txt and
+    logs/stderr.txt): {"returncode", "timed_out", "elapsed", "leftovers", "subreaper"}, or a sentence
+    saying why there is none. `python -m grader ...` is forked by this process's zygote
+    (tests/zygote.py) when it can; anything else is started by tests/reaper.py, which waits `grace`
+    seconds for what is left running to end before it counts."""
     request = {"argv": cmd[3:], "cwd": str(ROOT), "env": dict(os.environ), "timeout": timeout,
                "stdout": str(logs / "stdout.txt"), "stderr": str(logs / "stderr.txt")}
     if fork and cmd[:3] == [sys.executable, "-m", "grader"]:
@@ -231,7 +239,7 @@ def watched(cmd, timeout, logs, fork=FORK_GRADER):
             return reply
     report = logs / "watchdog.json"
     watchdog = [sys.executable, "-S", str(REAPER), "--timeout", str(timeout), "--report", str(report),
-                "--stdout", request["stdout"], "--stderr", request["stderr"], "--cwd", str(ROOT), "--", *cmd]
+                "--stdout", request["stdout"], "--stderr", request["stderr"], "--cwd", str(ROOT), "--grace", str(grace), "--", *cmd]
     proc = subprocess.run(watchdog, capture_output=True, text=True, timeout=timeout + 120)
     if report.is_file():
         return json.loads(report.read_text())
@@ -282,14 +290,9 @@ def reference_run(skip=()):
     run's `report`: the feedback tests render it."""
     kind = "untrained" if all(matches(item, skip) for item in ACCURACY_ITEMS) else "full"
     if kind not in _REFERENCE_RUNS:
-        def grade_reference():
-            work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
-            submission = copy_submission(SOLUTION, work / "submission")
-            run = run_grader(submission, work / "results.json", skip=ACCURACY_ITEMS if kind == "untrained" else (),
-                             report_json=work / "report.json" if kind == "full" else None)
-            shutil.rmtree(work, ignore_errors=True)
-            return asdict(run)
-        _REFERENCE_RUNS[kind] = GraderRun(**once_per_run(f"reference-{kind}", grade_reference))
+        _REFERENCE_RUNS[kind] = graded_once(f"reference-{kind}", lambda folder: copy_submission(SOLUTION, folder),
+                                            report=kind == "full",
+                                            skip=ACCURACY_ITEMS if kind == "untrained" else ())
     full = _REFERENCE_RUNS[kind]
     if not skip or full.results is None:
         return full

@@ -20,7 +20,7 @@ import time
 LEFTOVER_GRACE = 3.0
 
 
-def _become_subreaper():
+def become_subreaper():
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -88,7 +88,7 @@ def _cmdline(pid):
         return "?"
 
 
-def _collect_leftovers(grace):
+def collect_leftovers(grace):
     deadline = time.monotonic() + grace
     while True:
         _reap_zombies()
@@ -120,7 +120,7 @@ def main(argv):
     parser.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    subreaper = _become_subreaper()
+    subreaper = become_subreaper()
     start = time.monotonic()
     timed_out = False
     with open(args.stdout, "wb") as out, open(args.stderr, "wb") as err:
@@ -136,7 +136,7 @@ def main(argv):
                 proc.kill()
             returncode = proc.wait()
     elapsed = time.monotonic() - start
-    leftovers = _collect_leftovers(args.grace) if subreaper else []
+    leftovers = collect_leftovers(args.grace) if subreaper else []
     with open(args.report, "w") as fh:
         json.dump({"returncode": returncode, "timed_out": timed_out, "elapsed": elapsed,
                    "leftovers": leftovers, "subreaper": subreaper}, fh)

@@ -1,7 +1,5 @@
 """The grader on the reference (full marks, accuracy included) and on the generated skeleton (zero);
 the same scores however the tests start it; the tests' watchdog."""
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -44,14 +42,12 @@ def test_same_submission_same_score_every_run(tmp_path):
 
 def test_the_watchdog_kills_and_reports_what_a_run_leaves_running(tmp_path):
     """The hostile tests' "nothing is left running" holds only if the watchdog sees what a grading
-    leaves behind: here a process in a session of its own, outliving the command that started it.
-    (tests/zygote.py finds leftovers with the same functions of tests/reaper.py.)"""
+    leaves behind: here a process in a session of its own, outliving the command that started it
+    (run as run_grader's unforked gradings are; tests/zygote.py finds leftovers with the same
+    functions of tests/reaper.py)."""
     started = "import subprocess; print(subprocess.Popen(['sleep', '1000'], start_new_session=True).pid)"
-    report, out = tmp_path / "watchdog.json", tmp_path / "stdout.txt"
-    subprocess.run([sys.executable, "-S", str(gt.REAPER), "--timeout", "60", "--report", str(report), "--stdout",
-                    str(out), "--stderr", str(tmp_path / "stderr.txt"), "--cwd", str(tmp_path), "--grace", "0.3",
-                    "--", sys.executable, "-c", started], check=True, timeout=120)
-    info, pid = json.loads(report.read_text()), int(out.read_text())
+    info = gt.watched([sys.executable, "-c", started], 60, tmp_path, fork=False, grace=0.3)
+    pid = int((tmp_path / "stdout.txt").read_text())
     assert (info["returncode"], info["subreaper"]) == (0, True)
     assert [(p["pid"], p["cmdline"]) for p in info["leftovers"]] == [(pid, "sleep 1000")]
     assert not Path(f"/proc/{pid}").exists()           # killed and reaped

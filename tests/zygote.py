@@ -75,7 +75,7 @@ def wait(pid, timeout):
 
 def serve():
     """Answer requests until stdin closes; returns the request in each forked grader."""
-    subreaper = reaper._become_subreaper()
+    subreaper = reaper.become_subreaper()
     while True:
         line = sys.stdin.buffer.readline()
         if not line:
@@ -87,7 +87,7 @@ def serve():
             return request
         returncode, timed_out = wait(pid, request["timeout"])
         elapsed = time.monotonic() - start
-        leftovers = reaper._collect_leftovers(reaper.LEFTOVER_GRACE) if subreaper else []
+        leftovers = reaper.collect_leftovers(reaper.LEFTOVER_GRACE) if subreaper else []
         sys.stdout.buffer.write(json.dumps({"returncode": returncode, "timed_out": timed_out, "elapsed": elapsed,
                                             "leftovers": leftovers, "subreaper": subreaper}).encode() + b"\n")
         sys.stdout.buffer.flush()
