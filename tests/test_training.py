@@ -1,8 +1,10 @@
 """solution/train.py on real MNIST: the reference reaches the seed report's accuracy, and the
 log files and plots that students get are written and readable.
 
-Slow: trains each reference model once at the seed report's settings (MLP 10 epochs, CNN
-5 epochs; about a minute in all on 2 cores), and every test here shares those two runs.
+Slow: trains the reference MLP once at the seed report's settings (10 epochs) and the CNN for one
+epoch (its 5 epochs cost about 20 s more and go through the same loop code): every test here shares
+those two runs. The CNN's accuracy after 5 epochs is that of the grader's training of the reference
+(the same settings, the suite's shared full reference run).
 """
 import re
 import subprocess
@@ -13,6 +15,7 @@ import matplotlib.image
 import pytest
 from threadpoolctl import threadpool_limits
 
+import gradertools as gt
 import train
 from data import load_mnist
 
@@ -32,21 +35,27 @@ def mnist():
     return load_mnist(root=DATA_ROOT, backend="numpy")
 
 
+CNN_EPOCHS = 1
+
+
 @pytest.fixture(scope="module")
 def trained(mnist, tmp_path_factory):
-    """One run of train.py's run() per model at the default settings, shuffle seed 0. On one BLAS
+    """One run of train.py's run() per model, shuffle seed 0: the MLP at the default settings, the CNN
+    at the default lr for CNN_EPOCHS epochs. On one BLAS
     thread, as train.py itself sizes it when the other CPU is busy (solution/blas_threads.py): in
     this process NumPy was imported without that sizing, and under `pytest -n 2` OpenBLAS's second
     thread spins waiting for a CPU the other worker holds (the setup took 97 s instead of ~40)."""
     out = tmp_path_factory.mktemp("runs")
     with threadpool_limits(limits=1):
-        histories = {kind: train.run(kind, mnist, out, seed=0, progress=False) for kind in ("mlp", "cnn")}
+        histories = {"mlp": train.run("mlp", mnist, out, seed=0, progress=False),
+                     "cnn": train.run("cnn", mnist, out, seed=0, epochs=CNN_EPOCHS, progress=False)}
     return out, histories
 
 
 def test_runs_use_the_seed_report_settings(trained):
     _, histories = trained
-    for kind, lr, epochs in (("mlp", 0.1, 10), ("cnn", 0.05, 5)):
+    assert train.SETTINGS == {"mlp": {"lr": 0.1, "epochs": 10}, "cnn": {"lr": 0.05, "epochs": 5}}
+    for kind, lr, epochs in (("mlp", 0.1, 10), ("cnn", 0.05, CNN_EPOCHS)):
         settings = histories[kind].settings
         assert (settings["lr"], settings["epochs"], settings["batch_size"], settings["shuffle_seed"]) \
             == (lr, epochs, 128, 0)
@@ -60,11 +69,20 @@ def test_reference_mlp_reaches_seed_report_accuracy(trained):
     assert history.loss_sum[-1] < history.loss_sum[0]
 
 
-def test_reference_cnn_reaches_target_accuracy(trained):
-    """Does the reference CNN (lr 0.05, 5 epochs) reach 97.3%?"""
+def test_reference_cnn_learns_in_its_first_epoch(trained):
+    """The CNN through train.py learns: after one epoch, 96.07% test accuracy and a mean loss of 0.358
+    (shuffle seed 0; an untrained model's loss is ln 10 = 2.30)."""
     history = trained[1]["cnn"]
-    assert history.test_acc[-1] >= 0.973
-    assert history.loss_sum[-1] < history.loss_sum[0]
+    assert history.test_acc[-1] >= 0.95
+    assert history.loss_mean[-1] < 0.45
+
+
+def test_reference_cnn_reaches_target_accuracy():
+    """Does the reference CNN (lr 0.05, 5 epochs) reach 97.3%? (the grader's training of it, in the
+    shared full reference run: calibrated at 97.68-97.91% over five secret shuffles, grader/rubric.toml)"""
+    run = gt.reference_run()
+    assert run.returncode == 0 and run.report is not None, gt.describe(run)
+    assert run.report["extras"]["training"]["cnn"]["accuracy"] >= 0.973
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
