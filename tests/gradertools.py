@@ -189,14 +189,24 @@ def run_grader(submission, out_json, skip=(), only=(), timeout=GRADE_TIMEOUT, ex
     return run
 
 
+# The model files, and the items that grade each (every item of the other model grades a file that
+# imports only functional.py).
+MODEL_ITEMS = {"mlp.py": "mlp.", "cnn.py": "cnn."}
+
+
 def mutant_skip(mutant):
-    """The items a mutant is graded without: the accuracy items it does not break (training is slow)
-    and policy.vectorized when the edit cannot move it (vectorized_untouched: an edit of mlp.py,
+    """The items a mutant is graded without: the accuracy items it does not break (training is slow);
+    policy.vectorized when the edit cannot move it (vectorized_untouched: an edit of mlp.py,
     functional.py or a method of CNN; it costs a third of a grading: the reference's timing child and
-    forty timed calls). Edits of cnn.py's module-level functions are graded on every item."""
+    forty timed calls); and for an edit of mlp.py or cnn.py, the other model's items, which grade the
+    reference's unchanged file (a fifth of a grading). Edits of functional.py, which both models
+    import, and of cnn.py's module-level functions are graded on every item they can move."""
     skip = default_skip(keep=mutant.breaks)
     if vectorized_untouched(mutant):
         skip += ("policy.vectorized",)
+    if mutant.file in MODEL_ITEMS:
+        other = next(prefix for file, prefix in MODEL_ITEMS.items() if file != mutant.file)
+        skip += tuple(item for item in ITEMS if item.startswith(other) and item not in skip)
     return skip
 
 

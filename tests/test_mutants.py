@@ -23,6 +23,8 @@ def test_mutant_table_is_consistent():
         unknown = [i for i in m.breaks + m.may_break if i not in gt.ITEMS]
         assert not unknown, f"{m.id}: unknown items {unknown}"
         assert not set(m.breaks) & set(m.may_break), f"{m.id}: an item is both in breaks and may_break"
+        if m.file in gt.MODEL_ITEMS:                             # gt.mutant_skip leaves the other model out
+            assert all(i.startswith((gt.MODEL_ITEMS[m.file], "policy.")) for i in m.breaks + m.may_break), m.id
         if "policy.vectorized" in m.breaks:                      # gt.mutant_skip keeps it for such edits
             assert m.file == "cnn.py" and not gt.vectorized_untouched(m), m.id
     assert sum(gt.vectorized_untouched(m) for m in MUTANTS if m.file == "cnn.py") >= 5     # the methods of CNN
