@@ -641,11 +641,14 @@ def die_with_parent(parent_pid):
 
 def stop_worker(signum, frame):
     """SIGTERM: kill the children grading student code (each leads its own process group; in
-    bubblewrap, everything inside dies with it), then exit at once."""
+    bubblewrap, everything inside dies with it), remove the grading's temporary folders, then exit
+    at once."""
     for pid in children_of(os.getpid()):
         for kill in (os.killpg, os.kill):
             try:
                 kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+    from grader import tempfolders
+    tempfolders.remove_all()
     os._exit(128 + signum)

@@ -49,6 +49,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
+from grader import tempfolders
 from grader.errors import GraderError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -389,7 +390,7 @@ def grade_payload(payload, config):
 def unpack(payload):
     """The Submission a local run would have read (grader/submission.py), from a packed one."""
     from grader.submission import FILES, Submission, store
-    submission = Submission(Path(payload["path"]), Path(tempfile.mkdtemp(prefix="mnist-submission-")))
+    submission = Submission(Path(payload["path"]), tempfolders.make("mnist-submission-"))
     for name, data in payload["files"].items():
         if name in FILES:
             store(submission, name, data)

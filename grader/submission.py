@@ -20,15 +20,14 @@ Never raises for a bad submission: what is missing, refused or unreadable is rec
 Submission.problems and costs exactly the checks that need it."""
 import io
 import os
-import shutil
 import stat
-import tempfile
 import tokenize
 import zipfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader import tempfolders
 from grader.contract import FILES
 from grader.errors import GraderError
 
@@ -59,7 +58,7 @@ class Submission:
         return [name for name in FILES if self.sources.get(name) is not None]
 
     def cleanup(self):
-        shutil.rmtree(self.folder, ignore_errors=True)
+        tempfolders.remove(self.folder)
 
 
 def load_submission(path):
@@ -72,7 +71,7 @@ def load_submission(path):
         read = read_zip
     else:
         raise GraderError(f"{path} is neither a folder nor a .zip file.")
-    submission = Submission(path, Path(tempfile.mkdtemp(prefix="mnist-submission-")))
+    submission = Submission(path, tempfolders.make("mnist-submission-"))
     hint = read(path, submission)
     for name in FILES:
         if name not in submission.sources and name not in submission.problems:

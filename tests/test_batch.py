@@ -44,9 +44,9 @@ def run_batch(submissions, out, *args, timeout=600):
     return proc
 
 
-def start_batch(submissions, out, *args):
+def start_batch(submissions, out, *args, env=None):
     cmd = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out), *args]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def read_grades(out):
@@ -357,9 +357,13 @@ def test_sigterm_stops_the_batch_and_writes_what_finished(tmp_path):
     subs.mkdir()
     for i in range(4):
         copy_reference(subs / f"student{i}")
-    proc = start_batch(subs, out, *QUICK, "--workers", "1")
+    temporary = tmp_path / "tmp"                  # the batch's temporary folders, and nothing else's
+    temporary.mkdir()
+    proc = start_batch(subs, out, *QUICK, "--workers", "1", env={**os.environ, "TMPDIR": str(temporary)})
     try:
         wait_for_rows(out, 1, proc)
+        while proc.poll() is None and not any(temporary.glob("mnist-grader-*")):   # a grading under way
+            time.sleep(0.01)
         workers = child_pids(proc.pid)
         proc.terminate()
         _, stderr = proc.communicate(timeout=60)
@@ -368,6 +372,8 @@ def test_sigterm_stops_the_batch_and_writes_what_finished(tmp_path):
             proc.kill()
     assert proc.returncode == 130 and "interrupted" in stderr
     assert not still_running(workers)
+    # The grading it stopped leaves no copy of the student's files behind (its worker exits at once).
+    assert sorted(p.name for p in temporary.iterdir() if p.name.startswith("mnist-")) == []
     _, rows = read_grades(out)
     assert rows and f"{len(rows)} students: {len(rows)} graded" in (out / "summary.md").read_text()
     kept = f"Kept: {len(rows)} graded student{'s' * (len(rows) > 1)} in all, in {out / 'grades.csv'}, "

@@ -34,7 +34,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import tempfolders
 from grader.errors import GraderError
 from grader.sandbox.child import BANNED, parse_arrays, write_arrays
 from grader.sandbox.identity import Identity
@@ -352,7 +352,7 @@ class ChildProcess:
 
     # ---- the folder ----
     def _make_folder(self, submission_dir):
-        self.folder = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
+        self.folder = tempfolders.make("mnist-grader-")
         self.base_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         shutil.copy(CHILD_SOURCE, self.folder / "child.py")
         shutil.copytree(submission_dir, self.folder / "submission")
@@ -607,7 +607,7 @@ class ChildProcess:
                     os.close(fd)
             self.work_fd = self.base_fd = self.pidfd = self.reports = None
             if self.folder is not None:
-                shutil.rmtree(self.folder, ignore_errors=True)
+                tempfolders.remove(self.folder)
             if self.identity is not None:
                 self.identity.release()
             if self.owns_budget:
