@@ -300,10 +300,11 @@ def mosaic(panels, rows, cols, gap, top):
     return out, captions
 
 
-def grid_axes(fig, title_inches):
-    """One axes filling the figure below a title band, with no frame or ticks."""
-    height = fig.get_size_inches()[1]
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - title_inches / height))
+def grid_axes(fig, title_inches, right_inches=0.0):
+    """One axes filling the figure below a title band and left of a right band (for a colour bar),
+    with no frame or ticks."""
+    width, height = fig.get_size_inches()
+    ax = fig.add_axes((0.0, 0.0, 1.0 - right_inches / width, 1.0 - title_inches / height))
     ax.set_axis_off()
     return ax
 
@@ -407,8 +408,7 @@ def filters_picture(model, conv_W):
     limit = float(np.max(np.abs(conv_W))) or 1.0
     width, height = 1.4 * ncols + 1.0, 1.5 * nrows + 0.4
     fig = new_figure(width, height, layout=None)
-    ax = fig.add_axes((0.0, 0.0, 1.4 * ncols / width, 1.0 - 0.4 / height))
-    ax.set_axis_off()
+    ax = grid_axes(fig, 0.4, right_inches=1.0)
     scale = -(-21 // max(kh, kw))                  # each weight a scale x scale block: room for thin gaps
     blocks = [np.kron(conv_W[f, c], np.ones((scale, scale))) for f, c in panels]
     per_inch = scale * max(kh, kw) / 1.3           # a panel is 1.3 inches across, its caption 0.2 high
